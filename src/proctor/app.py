@@ -1,0 +1,234 @@
+"""The Gateway: the composition root. It builds the pipeline from config and runs requests.
+
+The whole request path, top to bottom (DESIGN.md numbers the stages):
+
+    1 identify   who is calling, tags for attribution
+    2 admit      backpressure: shed load beyond the in-flight limit
+    5 route      public model -> ordered deployments (weights, fallbacks)
+    7 call       provider adapters, failing over in the routed order
+    9 settle     usage, served model, time to first token
+
+Stages 3-4, 6 and 8 (guards, prompts, cache) slot in at their numbers as their capabilities
+land; a stage with nothing to do under the current config is left out of the fold entirely.
+
+A configuration becomes an immutable `Runtime` (providers + folded pipeline). Hot reload
+swaps the runtime reference; requests in flight finish on the runtime they started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from proctor import config as config_mod
+from proctor import pipeline, providers
+from proctor.config import Config
+from proctor.context import ChatStream, Context, Reply
+from proctor.errors import ProctorError
+from proctor.providers.base import Provider
+from proctor.stages.admit import Admit
+from proctor.stages.call import Call
+from proctor.stages.identify import Identify
+from proctor.stages.route import Route, plans_from
+from proctor.stages.settle import Settle
+from proctor.store.base import RequestLog, open_store
+from proctor.store.records import record_of
+from proctor.store.writer import BatchWriter
+from proctor.wire.openai import (
+    RequestLimits,
+    check_chat_request,
+    parse_chat_request,
+    parse_embedding_request,
+)
+from proctor.wire.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+
+log = logging.getLogger("proctor")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything derived from one configuration."""
+
+    config: Config
+    providers: Mapping[str, Provider]
+    route: Route
+    handle: pipeline.Next
+    limits: RequestLimits
+
+
+class Gateway:
+    """An LLM gateway, in-process or behind the HTTP server.
+
+    >>> async with Gateway() as gateway:
+    ...     reply = await gateway.chat({"model": "sim-small", "messages": [...]})
+    """
+
+    def __init__(self, config: Config | None = None, *, store: RequestLog | None = None) -> None:
+        self._initial = config if config is not None else config_mod.default_config()
+        self._providers: dict[tuple[str, bytes], Provider] = {}
+        self._admit = Admit(self._initial.server.max_inflight)
+        self._rng = random.Random()
+        self._runtime: Runtime | None = None
+        self.store = store if store is not None else open_store(self._initial.store.url)
+        store_config = self._initial.store
+        self.writer = BatchWriter(
+            self.store,
+            flush_interval_s=store_config.flush_interval_ms / 1000,
+            batch_size=store_config.batch_size,
+            max_buffered=store_config.queue_size,
+        )
+        # Replaced providers and how long their slowest in-flight call may still take.
+        self._retired: list[tuple[Provider, float]] = []
+        self._background: set[asyncio.Future[None]] = set()
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the gateway is not started; use `async with Gateway(...)`")
+        return self._runtime
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
+
+    async def start(self) -> None:
+        await self.store.open()
+        self.writer.start()
+        self._runtime = await self._build(self._initial)
+
+    async def close(self) -> None:
+        """Drain the request log and close every provider connection."""
+        await self.writer.close()
+        await self.store.close()
+        for provider in [*self._providers.values(), *(p for p, _ in self._retired)]:
+            await provider.close()
+        self._providers.clear()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _build(self, config: Config) -> Runtime:
+        live: dict[str, Provider] = {}
+        keep: dict[tuple[str, bytes], Provider] = {}
+        for name, provider_config in config.providers.items():
+            key = (name, msgspec.json.encode(provider_config))
+            provider = self._providers.get(key)
+            if provider is None:
+                provider = providers.create(name, provider_config)
+                await provider.start()
+            live[name] = keep[key] = provider
+        # Providers no longer configured are closed later, once in-flight calls are done.
+        self._retired.extend(
+            (p, self.runtime.config.providers[k[0]].timeout_s)
+            for k, p in self._providers.items()
+            if k not in keep
+        )
+        self._providers = keep
+        self._admit.max_inflight = config.server.max_inflight
+        server = config.server
+        route = Route(plans_from(config), frozenset(config.providers), self._rng)
+        stages: list[pipeline.Stage] = [
+            Identify(frozenset(server.open_hosts)),
+            self._admit,
+            route,
+            Call(live),
+            Settle(),
+        ]
+        return Runtime(
+            config=config,
+            providers=live,
+            route=route,
+            handle=pipeline.build(stages),
+            limits=RequestLimits(
+                max_output_tokens=server.max_output_tokens,
+                max_messages=server.max_messages,
+            ),
+        )
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new configuration to the next request; in-flight ones are untouched."""
+        self._runtime = await self._build(config)
+        retired, self._retired = self._retired, []
+        if retired:
+            grace = max(timeout for _, timeout in retired) + 5
+            asyncio.get_running_loop().call_later(grace, self._close_retired, retired)
+        log.info("configuration applied")
+
+    def _close_retired(self, retired: list[tuple[Provider, float]]) -> None:
+        for provider, _ in retired:
+            task = asyncio.ensure_future(provider.close())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def run(self, ctx: Context) -> Reply:
+        """Run one request through the pipeline; the record is written when it finishes."""
+        ctx.on_finish.append(lambda: self.writer.submit(record_of(ctx)))
+        try:
+            reply = await self.runtime.handle(ctx)
+        except ProctorError as exc:
+            ctx.status, ctx.error = exc.status, exc.message
+            ctx.finish()
+            raise
+        except BaseException as exc:
+            ctx.status, ctx.error = 500, f"internal error: {type(exc).__name__}"
+            ctx.finish()
+            raise
+        if isinstance(reply, ChatStream):
+            return ChatStream(_finish_after(ctx, reply))
+        ctx.finish()
+        return reply
+
+    def record_rejected(self, ctx: Context, error: ProctorError) -> None:
+        """Log a request that was refused before it reached the pipeline (bad input)."""
+        ctx.status, ctx.error = error.status, error.message
+        ctx.on_finish.append(lambda: self.writer.submit(record_of(ctx)))
+        ctx.finish()
+
+    async def chat(
+        self, request: ChatRequest | Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> ChatResponse | ChatStream:
+        """The in-process API: an OpenAI-shaped request in, a response or chunk stream out."""
+        if isinstance(request, ChatRequest):
+            check_chat_request(request, self.runtime.limits)
+            parsed = request
+        else:
+            parsed = parse_chat_request(msgspec.json.encode(request), self.runtime.limits)
+        ctx = Context(request=parsed, headers={k.lower(): v for k, v in (headers or {}).items()})
+        reply = await self.run(ctx)
+        assert isinstance(reply, ChatResponse | ChatStream)
+        return reply
+
+    async def embed(self, request: EmbeddingRequest | Mapping[str, Any]) -> EmbeddingResponse:
+        if isinstance(request, EmbeddingRequest):
+            parsed = request
+        else:
+            parsed = parse_embedding_request(msgspec.json.encode(request))
+        reply = await self.run(Context(request=parsed))
+        assert isinstance(reply, EmbeddingResponse)
+        return reply
+
+
+async def _finish_after(ctx: Context, stream: ChatStream) -> AsyncIterator[Any]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    except ProctorError as exc:
+        ctx.status, ctx.error = exc.status, exc.message
+        raise
+    except BaseException as exc:
+        if ctx.error is None:
+            ctx.status = 499 if isinstance(exc, asyncio.CancelledError | GeneratorExit) else 500
+            ctx.error = f"stream ended early: {type(exc).__name__}"
+        raise
+    finally:
+        ctx.finish()

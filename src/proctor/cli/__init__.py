@@ -1,0 +1,1 @@
+"""The `proctor` command, one module per sub-command group."""

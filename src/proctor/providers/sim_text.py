@@ -1,0 +1,109 @@
+"""Deterministic content for the simulator: replies, tool-call arguments, JSON, embeddings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from typing import Any
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_WORDS = tuple(
+    "the gateway routes each request through a pipeline of stages that measure cost latency "
+    "and quality so that the application stays reliable under load while every answer is "
+    "traced cached guarded and settled against a budget before it returns".split()  # noqa: SIM905
+)
+
+
+def approx_tokens(text: str) -> int:
+    """A cheap token estimate close to BPE counts for English (long words split in two)."""
+    count = 0
+    for piece in _TOKEN.findall(text):
+        count += 1 + len(piece) // 7
+    return count
+
+
+def seeded_rng(seed: int, *parts: str) -> random.Random:
+    digest = hashlib.blake2b("\x1f".join((str(seed), *parts)).encode(), digest_size=8)
+    return random.Random(int.from_bytes(digest.digest(), "big"))
+
+
+def reply_text(rng: random.Random, model: str, prompt: str, tokens: int) -> str:
+    """A labelled, deterministic reply of roughly `tokens` tokens."""
+    quoted = " ".join(prompt.split())[:60]
+    head = f"[simulated by sim/{model}] You said: {quoted!r}."
+    words = [head]
+    used = approx_tokens(head)
+    while used < tokens:
+        word = rng.choice(_WORDS)
+        words.append(word)
+        used += approx_tokens(word)
+    return " ".join(words)
+
+
+def split_for_stream(text: str) -> list[str]:
+    """Pieces of text as a model would stream them: a word with its leading space."""
+    pieces = re.findall(r"\s*\S+", text)
+    return pieces or [text]
+
+
+def value_for_schema(schema: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A plausible value that validates against a (simple) JSON schema."""
+    if not isinstance(schema, dict) or depth > 6:
+        return "sim"
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives:
+        return value_for_schema(alternatives[0], rng, depth + 1)
+    return _value_of_type(schema, rng, depth)
+
+
+def _value_of_type(schema: dict[str, Any], rng: random.Random, depth: int) -> Any:
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        required = schema.get("required", list(props))
+        return {k: value_for_schema(props.get(k, {}), rng, depth + 1) for k in required}
+    if kind == "array":
+        return [value_for_schema(schema.get("items", {}), rng, depth + 1)]
+    if kind == "integer":
+        return rng.randint(1, 100)
+    if kind == "number":
+        return round(rng.uniform(0, 100), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return rng.choice(_WORDS)
+
+
+def json_reply(response_format: dict[str, Any], text: str, rng: random.Random) -> str:
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema", {})
+        return json.dumps(value_for_schema(schema, rng))
+    if kind == "json_object":
+        return json.dumps({"answer": text})
+    return text
+
+
+def embedding(text: str, dims: int) -> list[float]:
+    """Feature-hashed words and character trigrams, L2-normalised: similar texts are close."""
+    vector = [0.0] * dims
+    lowered = text.lower()
+    features = _TOKEN.findall(lowered)
+    padded = f"  {lowered}  "
+    features += [padded[i : i + 3] for i in range(len(padded) - 2)]
+    for feature in features:
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        index = int.from_bytes(digest[:4], "big") % dims
+        vector[index] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]

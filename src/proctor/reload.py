@@ -1,0 +1,82 @@
+"""Hot reload: watch the config file and apply valid edits; keep the old config on a bad one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from proctor import config as config_mod
+from proctor.app import Gateway
+from proctor.config import Config, ConfigError
+
+log = logging.getLogger("proctor.config")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+class ConfigWatcher:
+    """Polls the file's mtime and size (cheap, portable, no extra dependency)."""
+
+    def __init__(self, gateway: Gateway, path: str | Path, interval_s: float = 1.0) -> None:
+        self.gateway = gateway
+        self.path = Path(path)
+        self.interval_s = interval_s
+        self._stamp = _stamp(self.path)
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="proctor-config-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            stamp = _stamp(self.path)
+            if stamp is not None and stamp != self._stamp:
+                self._stamp = stamp
+                await self.reload_file()
+
+    async def reload_file(self) -> Config | None:
+        try:
+            config = await asyncio.to_thread(config_mod.load, self.path)
+        except ConfigError as exc:
+            self.last_error = str(exc)
+            log.error("config edit rejected, keeping the running config: %s", exc)
+            return None
+        async with self._lock:
+            await self.gateway.reload(config)
+        self.last_error = None
+        return config
+
+    async def apply_text(self, text: str) -> Config:
+        """Validate and apply new config text (PUT /admin/config), then persist it."""
+        config = config_mod.parse(text)
+        async with self._lock:
+            await self.gateway.reload(config)
+            await asyncio.to_thread(_write_atomically, self.path, text)
+            self._stamp = _stamp(self.path)
+        return config
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""The ASGI server: routes, proxy handlers, admin API."""

@@ -1,0 +1,21 @@
+"""The route table, and nothing else."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from proctor.server import admin, health, proxy
+
+ROUTES = [
+    Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
+    Route("/chat/completions", proxy.chat_completions, methods=["POST"]),
+    Route("/v1/embeddings", proxy.embeddings, methods=["POST"]),
+    Route("/v1/messages", proxy.messages, methods=["POST"]),
+    Route("/v1/models", proxy.list_models, methods=["GET"]),
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/admin/config", admin.get_config, methods=["GET"]),
+    Route("/admin/config", admin.put_config, methods=["PUT"]),
+    Route("/admin/requests", admin.list_requests, methods=["GET"]),
+    Route("/admin/requests/{request_id}", admin.get_request, methods=["GET"]),
+]

@@ -1,0 +1,1 @@
+"""One module per pipeline stage; `proctor.app` lists them in order."""

@@ -1,0 +1,1 @@
+"""Storage: narrow protocols, the SQLite (default) backend, migrations, the batched writer."""

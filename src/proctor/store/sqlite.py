@@ -1,0 +1,123 @@
+"""The default store: one SQLite file in WAL mode, written from a single worker thread.
+
+sqlite3 blocks, so every call runs on one dedicated thread (a connection belongs to one
+thread); the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from proctor.store.migrations import MIGRATIONS
+from proctor.store.records import COLUMNS, RequestRecord
+
+T = TypeVar("T")
+
+_INSERT = "INSERT OR REPLACE INTO requests ({}) VALUES ({})".format(
+    ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" for _ in COLUMNS)
+)
+
+
+def path_of(url: str) -> str:
+    """sqlite:///relative.db, sqlite:////absolute.db, or sqlite:///:memory:."""
+    path = url.removeprefix("sqlite://").removeprefix("/")
+    return path or ":memory:"
+
+
+class SQLiteStore:
+    def __init__(self, url: str) -> None:
+        self.path = path_of(url)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proctor-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._with_db, fn)
+
+    def _with_db(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return fn(self._db)
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._open)
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        migrate(db)
+        self._db = db
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def write_batch(self, records: Sequence[RequestRecord]) -> None:
+        rows = [tuple(getattr(r, c) for c in COLUMNS) for r in records]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:  # one transaction per batch: group commit
+                db.execute("BEGIN")
+                db.executemany(_INSERT, rows)
+
+        await self._run(write)
+
+    async def get_request(self, request_id: str) -> dict[str, Any] | None:
+        def get(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+            return dict(row) if row else None
+
+        return await self._run(get)
+
+    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
+        def recent(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute("SELECT * FROM requests ORDER BY started_at DESC LIMIT ?", (limit,))
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._run(recent)
+
+    async def count_requests(self) -> int:
+        def count(db: sqlite3.Connection) -> int:
+            return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+        return await self._run(count)
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Apply the migrations this database has not seen; returns the numbers applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT number FROM schema_migrations")}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.number in done:
+            continue
+        with db:
+            db.execute("BEGIN")
+            for statement in migration.statements:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))",
+                (migration.number, migration.name),
+            )
+        applied.append(migration.number)
+    return applied

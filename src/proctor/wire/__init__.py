@@ -1,0 +1,1 @@
+"""Wire formats: the internal (OpenAI-shaped) types, OpenAI and Anthropic codecs, SSE."""
