@@ -13,7 +13,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _WORDS = tuple(
     "the gateway routes each request through a pipeline of stages that measure cost latency "
     "and quality so that the application stays reliable under load while every answer is "
-    "traced cached guarded and settled against a budget before it returns".split()  # noqa: SIM905
+    "traced cached guarded and settled against a budget before it returns".split()
 )
 
 
