@@ -1,15 +1,18 @@
 """The Gateway: the composition root. It builds the pipeline from config and runs requests.
 
-The whole request path, top to bottom (DESIGN.md numbers the stages):
+The whole request path is one list, outermost first (DESIGN.md numbers the stages). It is an
+onion: a stage's work before `call_next` runs top to bottom, its work after it bottom to top,
+so the stages that settle what the call produced sit outside the call:
 
     1 identify   who is calling, tags for attribution
+    9 settle     after the call: usage, served model, time to first token (streams too)
     2 admit      backpressure: shed load beyond the in-flight limit
     5 route      public model -> ordered deployments (weights, fallbacks)
     7 call       provider adapters, failing over in the routed order
-    9 settle     usage, served model, time to first token
 
-Stages 3-4, 6 and 8 (guards, prompts, cache) slot in at their numbers as their capabilities
-land; a stage with nothing to do under the current config is left out of the fold entirely.
+Stages 3-4, 6 and 8 (guards, prompts, cache) slot in between admit and call as their
+capabilities land; a stage with nothing to do under the current config is left out of the
+fold entirely, so it costs nothing.
 
 A configuration becomes an immutable `Runtime` (providers + folded pipeline). Hot reload
 swaps the runtime reference; requests in flight finish on the runtime they started with.
@@ -139,10 +142,10 @@ class Gateway:
         route = Route(plans_from(config), frozenset(config.providers), self._rng)
         stages: list[pipeline.Stage] = [
             Identify(frozenset(server.open_hosts)),
+            Settle(),
             self._admit,
             route,
             Call(live),
-            Settle(),
         ]
         return Runtime(
             config=config,

@@ -145,12 +145,33 @@ def from_dict(raw: Any, env: Mapping[str, str] | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError("the configuration must be a mapping of sections")
     raw = interpolate(raw, os.environ if env is None else env)
+    # Named entries are checked one by one first, so an error names the entry
+    # (`$.providers.openai.type`) instead of msgspec's anonymous `$.providers[...]`.
+    _check_named(raw, "providers", ProviderConfig)
+    _check_named(raw, "models", ModelConfig)
     try:
         config = msgspec.convert(raw, Config, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(str(exc)) from None
     validate(config)
     return config
+
+
+def _check_named(raw: dict[str, Any], section: str, kind: Any) -> None:
+    entries = raw.get(section)
+    if not isinstance(entries, dict):
+        return
+    for name, entry in entries.items():
+        try:
+            msgspec.convert(entry, kind, str_keys=True)
+        except msgspec.ValidationError as exc:
+            where = f"$.{section}.{name}"
+            message = str(exc)
+            if "`$" in message:
+                message = message.replace("`$", f"`{where}", 1)
+            else:
+                message += f" - at `{where}`"
+            raise ConfigError(message) from None
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
