@@ -10,7 +10,6 @@ import httpx
 from tests.gateway_server import ServerThread
 
 
-
 def post(server: ServerThread, path: str, body: object, **kw: object) -> httpx.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return httpx.post(server.url + path, content=data, timeout=30, **kw)  # type: ignore[arg-type]

@@ -134,7 +134,9 @@ async def test_embeddings_put_similar_texts_closer() -> None:
         DEPLOYMENT,
     )
     a, b, c = (item.embedding for item in reply.data)
-    assert isinstance(a, list) and isinstance(b, list) and isinstance(c, list)
+    assert isinstance(a, list)
+    assert isinstance(b, list)
+    assert isinstance(c, list)
 
     def cosine(x: list[float], y: list[float]) -> float:
         return sum(i * j for i, j in zip(x, y, strict=True))
