@@ -35,13 +35,17 @@ from proctor.config import Config
 from proctor.context import ChatStream, Context, Reply
 from proctor.errors import ProctorError
 from proctor.providers.base import Provider
+from proctor.resilience.balance import Balancer
+from proctor.resilience.breaker import MemoryBreakers
+from proctor.resilience.executor import Executor
+from proctor.resilience.pins import PinWatch
 from proctor.stages.admit import Admit
 from proctor.stages.call import Call
 from proctor.stages.identify import Identify
 from proctor.stages.route import Route, plans_from
 from proctor.stages.settle import Settle
 from proctor.store.base import RequestLog, open_store
-from proctor.store.records import record_of
+from proctor.store.records import EventRecord, record_of
 from proctor.store.writer import BatchWriter
 from proctor.wire.openai import (
     RequestLimits,
@@ -77,6 +81,10 @@ class Gateway:
         self._providers: dict[tuple[str, bytes], Provider] = {}
         self._admit = Admit(self._initial.server.max_inflight)
         self._rng = random.Random()
+        # Health and load knowledge outlives config reloads.
+        self.breakers = MemoryBreakers()
+        self.balancer = Balancer(self._rng)
+        self.pins = PinWatch(self.emit)
         self._runtime: Runtime | None = None
         self.store = store if store is not None else open_store(self._initial.store.url)
         store_config = self._initial.store
@@ -139,13 +147,14 @@ class Gateway:
         self._providers = keep
         self._admit.max_inflight = config.server.max_inflight
         server = config.server
-        route = Route(plans_from(config), frozenset(config.providers), self._rng)
+        route = Route(plans_from(config), frozenset(config.providers), self.balancer)
+        executor = Executor(live, self.breakers, self.balancer, self.pins, rng=self._rng)
         stages: list[pipeline.Stage] = [
             Identify(frozenset(server.open_hosts)),
             Settle(),
             self._admit,
             route,
-            Call(live),
+            Call(executor),
         ]
         return Runtime(
             config=config,
@@ -190,6 +199,11 @@ class Gateway:
             return ChatStream(_finish_after(ctx, reply))
         ctx.finish()
         return reply
+
+    def emit(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
+        """Record an operational event (alert sinks read these); never blocks."""
+        log.warning("event %s on %s: %s", kind, subject, detail)
+        self.writer.submit(EventRecord.create(kind, subject, detail))
 
     def record_rejected(self, ctx: Context, error: ProctorError) -> None:
         """Log a request that was refused before it reached the pipeline (bad input)."""

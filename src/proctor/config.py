@@ -91,15 +91,80 @@ ProviderConfig = (
 )
 
 
+Trigger = Literal[
+    "5xx", "429", "timeout", "connection", "malformed", "content_policy", "context_window"
+]
+DEFAULT_TRIGGERS: tuple[Trigger, ...] = (
+    "5xx",
+    "429",
+    "timeout",
+    "connection",
+    "malformed",
+    "context_window",
+)
+
+
+class TimeoutsConfig(_Section, frozen=True):
+    """Per-attempt limits. A stream must start within `first_token_s` and never go quiet
+    for longer than `idle_s`; `total_s` bounds one attempt from start to last byte."""
+
+    first_token_s: float = 60.0
+    idle_s: float = 60.0
+    total_s: float = 600.0
+
+
+class RetryConfig(_Section, frozen=True):
+    attempts: int = 1  # retries on the same deployment, after the first try
+    backoff_s: float = 0.2  # base of the exponential backoff (full jitter)
+    max_backoff_s: float = 8.0
+    # A Retry-After longer than this moves on to the next deployment instead of waiting.
+    max_retry_after_s: float = 10.0
+
+
+class BreakerConfig(_Section, frozen=True):
+    enabled: bool = True
+    consecutive_failures: int = 5
+    failure_rate: float = 0.5  # over the window, once min_requests have been seen
+    window_s: float = 30.0
+    min_requests: int = 20
+    cooldown_s: float = 15.0  # open this long, then half-open lets one probe through
+
+
+class HedgeConfig(_Section, frozen=True):
+    after_ms: float  # start a second deployment if the first has not answered by then
+
+
+class DegradeConfig(_Section, frozen=True):
+    """What to answer when every path failed: a static message, or a clean 503."""
+
+    message: str | None = None
+    retry_after_s: int = 30
+
+
 class DeploymentConfig(_Section, frozen=True):
     provider: str
     model: str
     weight: float = 1.0
+    context_window: int | None = None  # tokens; overrides the built-in table
+    timeouts: TimeoutsConfig | None = None  # overrides the model's
+    # The model names an exact version; a change in what the provider serves is an event.
+    pinned: bool = False
+
+
+Strategy = Literal["weighted", "least-latency", "least-busy"]
 
 
 class ModelConfig(_Section, frozen=True):
     deployments: list[DeploymentConfig]
     fallbacks: tuple[str, ...] = ()
+    strategy: Strategy = "weighted"
+    fallback_on: tuple[Trigger, ...] = DEFAULT_TRIGGERS
+    deadline_s: float = 600.0  # the whole request: every attempt, retry and fallback
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    retry: RetryConfig = RetryConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    hedge: HedgeConfig | None = None
+    degrade: DegradeConfig | None = None
 
 
 class Config(_Section, frozen=True):
@@ -218,10 +283,38 @@ def validate(config: Config) -> None:
                     f"'{deployment.provider}' (known: {', '.join(sorted(config.providers))})"
                 )
             _positive(deployment.weight, f"{where}.deployments[{i}].weight")
+            if deployment.timeouts is not None:
+                _check_timeouts(deployment.timeouts, f"{where}.deployments[{i}].timeouts")
+        _check_resilience(model, where)
         for fallback in model.fallbacks:
             if fallback not in config.models:
                 raise ConfigError(f"`{where}.fallbacks` names unknown model '{fallback}'")
     _check_fallback_cycles(config)
+
+
+def _check_timeouts(timeouts: TimeoutsConfig, where: str) -> None:
+    for field in ("first_token_s", "idle_s", "total_s"):
+        _positive(getattr(timeouts, field), f"{where}.{field}")
+
+
+def _check_resilience(model: ModelConfig, where: str) -> None:
+    _positive(model.deadline_s, f"{where}.deadline_s")
+    _check_timeouts(model.timeouts, f"{where}.timeouts")
+    retry, breaker = model.retry, model.breaker
+    if not 0 <= retry.attempts <= 10:
+        raise ConfigError(f"`{where}.retry.attempts` must be between 0 and 10")
+    _positive(retry.backoff_s, f"{where}.retry.backoff_s")
+    _positive(retry.max_backoff_s, f"{where}.retry.max_backoff_s")
+    _positive(breaker.consecutive_failures, f"{where}.breaker.consecutive_failures")
+    _positive(breaker.window_s, f"{where}.breaker.window_s")
+    _positive(breaker.cooldown_s, f"{where}.breaker.cooldown_s")
+    _positive(breaker.min_requests, f"{where}.breaker.min_requests")
+    if not 0 < breaker.failure_rate <= 1:
+        raise ConfigError(f"`{where}.breaker.failure_rate` must be in (0, 1]")
+    if model.hedge is not None:
+        _positive(model.hedge.after_ms, f"{where}.hedge.after_ms")
+    if model.degrade is not None:
+        _positive(model.degrade.retry_after_s, f"{where}.degrade.retry_after_s")
 
 
 def _check_fallback_cycles(config: Config) -> None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from proctor.config import ProviderConfig
+from proctor.config import ProviderConfig, TimeoutsConfig
 from proctor.wire.types import (
     ChatChunk,
     ChatRequest,
@@ -28,6 +28,9 @@ class Deployment:
     provider: str
     model: str
     weight: float = 1.0
+    context_window: int | None = None
+    timeouts: TimeoutsConfig | None = None
+    pinned: bool = False
 
     @property
     def name(self) -> str:

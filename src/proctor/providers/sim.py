@@ -22,6 +22,7 @@ from proctor.errors import (
 )
 from proctor.providers import sim_text
 from proctor.providers.base import Deployment
+from proctor.tokens import approx_tokens
 from proctor.wire.types import (
     AssistantMessage,
     ChatChunk,
@@ -71,16 +72,14 @@ class SimProvider:
         rng = sim_text.seeded_rng(config.seed, deployment.model, prompt, str(req.seed))
         budget = min(config.reply_tokens, req.output_limit or config.reply_tokens)
         served = f"sim/{deployment.model}"
-        prompt_tokens = sum(
-            4 + sim_text.approx_tokens(message_text(m)) for m in req.messages
-        ) + sum(
-            8 + sim_text.approx_tokens(json.dumps(t.function.parameters)) for t in req.tools or []
+        prompt_tokens = sum(4 + approx_tokens(message_text(m)) for m in req.messages) + sum(
+            8 + approx_tokens(json.dumps(t.function.parameters)) for t in req.tools or []
         )
         tool_call = _tool_call(req, rng)
         if tool_call is not None:
             message = AssistantMessage(content=None, tool_calls=[tool_call])
             finish, pieces = "tool_calls", [tool_call.function.arguments]
-            completion_tokens = 4 + sim_text.approx_tokens(tool_call.function.arguments)
+            completion_tokens = 4 + approx_tokens(tool_call.function.arguments)
         else:
             text = sim_text.reply_text(rng, deployment.model, prompt, budget)
             if req.response_format is not None:
@@ -92,7 +91,7 @@ class SimProvider:
                 text = "".join(pieces)
             message = AssistantMessage(content=text)
             finish = "length" if truncated else "stop"
-            completion_tokens = sim_text.approx_tokens(text)
+            completion_tokens = approx_tokens(text)
             if truncated and req.output_limit is not None:
                 completion_tokens = req.output_limit
         response = ChatResponse(
@@ -172,7 +171,7 @@ class SimProvider:
         tokens = 0
         for index, item in enumerate(req.inputs):
             text = item if isinstance(item, str) else " ".join(map(str, item))
-            tokens += sim_text.approx_tokens(text) if isinstance(item, str) else len(item)
+            tokens += approx_tokens(text) if isinstance(item, str) else len(item)
             data.append(Embedding(index=index, embedding=sim_text.embedding(text, dims)))
         if self.config.ttft_ms > 0:
             await asyncio.sleep(self.config.ttft_ms / 1000)

@@ -9,20 +9,14 @@ import random
 import re
 from typing import Any
 
+from proctor.tokens import approx_tokens
+
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _WORDS = tuple(
     "the gateway routes each request through a pipeline of stages that measure cost latency "
     "and quality so that the application stays reliable under load while every answer is "
     "traced cached guarded and settled against a budget before it returns".split()
 )
-
-
-def approx_tokens(text: str) -> int:
-    """A cheap token estimate close to BPE counts for English (long words split in two)."""
-    count = 0
-    for piece in _TOKEN.findall(text):
-        count += 1 + len(piece) // 7
-    return count
 
 
 def seeded_rng(seed: int, *parts: str) -> random.Random:

@@ -1,85 +1,90 @@
-"""Stage 5, route: public model name -> the ordered deployments to try.
+"""Stage 5, route: public model name -> the ordered steps (deployments) to try.
 
-Deployments of the requested model come first, ordered by weighted random choice; then the
-deployments of each fallback model, in the configured order. `provider/model` addresses a
-configured provider directly when no public model has that name.
+The requested model's deployments come first, ordered by its balancing strategy; then the
+deployments of each fallback model, in the configured order (breadth first, each model
+once). `provider/model` addresses a configured provider directly when no public model has
+that name.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from proctor.config import Config
+from proctor.config import Config, ModelConfig
 from proctor.context import Context, Reply
 from proctor.errors import NotFound
 from proctor.pipeline import Next
 from proctor.providers.base import Deployment
+from proctor.resilience.balance import Balancer
+from proctor.resilience.steps import Step
+
+_DIRECT = ModelConfig(deployments=[])
 
 
 @dataclass(frozen=True, slots=True)
 class ModelPlan:
     name: str
+    config: ModelConfig
     deployments: tuple[Deployment, ...]
-    fallbacks: tuple[str, ...]
 
 
 def plans_from(config: Config) -> dict[str, ModelPlan]:
     return {
         name: ModelPlan(
             name=name,
+            config=model,
             deployments=tuple(
-                Deployment(name, d.provider, d.model, d.weight) for d in model.deployments
+                Deployment(
+                    name,
+                    d.provider,
+                    d.model,
+                    d.weight,
+                    context_window=d.context_window,
+                    timeouts=d.timeouts,
+                    pinned=d.pinned,
+                )
+                for d in model.deployments
             ),
-            fallbacks=tuple(model.fallbacks),
         )
         for name, model in config.models.items()
     }
-
-
-def weighted_order(deployments: Sequence[Deployment], rng: random.Random) -> list[Deployment]:
-    """Weighted sampling without replacement (Efraimidis-Spirakis keys)."""
-    if len(deployments) == 1:
-        return [deployments[0]]
-    keyed = [(rng.random() ** (1.0 / d.weight), d) for d in deployments]
-    keyed.sort(key=lambda pair: pair[0], reverse=True)
-    return [d for _, d in keyed]
 
 
 class Route:
     name = "route"
 
     def __init__(
-        self, plans: Mapping[str, ModelPlan], providers: frozenset[str], rng: random.Random
+        self, plans: Mapping[str, ModelPlan], providers: frozenset[str], balancer: Balancer
     ) -> None:
         self.plans = plans
         self.providers = providers
-        self.rng = rng
+        self.balancer = balancer
 
-    def candidates(self, model: str) -> list[Deployment]:
+    def candidates(self, model: str) -> list[Step]:
         plan = self.plans.get(model)
         if plan is None:
             provider, slash, provider_model = model.partition("/")
             if slash and provider in self.providers and provider_model:
-                return [Deployment(model, provider, provider_model)]
+                return [Step(Deployment(model, provider, provider_model), _DIRECT)]
             available = ", ".join(sorted(self.plans)) or "none"
             raise NotFound(
                 f"the model '{model}' does not exist on this gateway (available: {available})",
                 code="model_not_found",
                 param="model",
             )
-        ordered: list[Deployment] = []
+        steps: list[Step] = []
         seen = {model}
         queue = [plan]
         while queue:
             current = queue.pop(0)
-            ordered.extend(weighted_order(current.deployments, self.rng))
-            for fallback in current.fallbacks:
+            ordered = self.balancer.order(current.deployments, current.config.strategy)
+            steps.extend(Step(d, current.config) for d in ordered)
+            for fallback in current.config.fallbacks:
                 if fallback not in seen:
                     seen.add(fallback)
                     queue.append(self.plans[fallback])
-        return ordered
+        return steps
 
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
         ctx.public_model = ctx.request.model

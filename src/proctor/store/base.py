@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from proctor.store.records import RequestRecord
+from proctor.store.records import Record
 
 
 class RequestLog(Protocol):
@@ -15,11 +15,15 @@ class RequestLog(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write_batch(self, records: Sequence[RequestRecord]) -> None: ...
+    async def write_batch(self, records: Sequence[Record]) -> None: ...
 
     async def get_request(self, request_id: str) -> dict[str, Any] | None: ...
 
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    async def recent_events(
+        self, limit: int = 50, kind: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
     async def count_requests(self) -> int: ...
 

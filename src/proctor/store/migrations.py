@@ -61,4 +61,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_session ON requests (session)",
         ),
     ),
+    Migration(
+        2,
+        "events",
+        (
+            """
+            CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                at DOUBLE PRECISION NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX events_kind_at ON events (kind, at)",
+        ),
+    ),
 )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from typing import Any
+
 import msgspec
 
 from proctor.context import Context
@@ -84,3 +88,27 @@ def record_of(ctx: Context) -> RequestRecord:
         attempts=_encoder.encode(ctx.attempts).decode(),
         findings=_encoder.encode(ctx.findings).decode(),
     )
+
+
+class EventRecord(msgspec.Struct, frozen=True):
+    """Something an operator should know about: a served model changed, a budget crossed."""
+
+    id: str
+    at: float
+    kind: str
+    subject: str
+    detail: str  # JSON object
+
+    @classmethod
+    def create(cls, kind: str, subject: str, detail: dict[str, Any]) -> EventRecord:
+        return cls(
+            id=uuid.uuid4().hex,
+            at=time.time(),
+            kind=kind,
+            subject=subject,
+            detail=_encoder.encode(detail).decode(),
+        )
+
+
+EVENT_COLUMNS: tuple[str, ...] = EventRecord.__struct_fields__
+Record = RequestRecord | EventRecord

@@ -14,13 +14,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proctor.store.migrations import MIGRATIONS
-from proctor.store.records import COLUMNS, RequestRecord
+from proctor.store.records import COLUMNS, EVENT_COLUMNS, EventRecord, Record, RequestRecord
 
 T = TypeVar("T")
 
-_INSERT = "INSERT OR REPLACE INTO requests ({}) VALUES ({})".format(
-    ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" for _ in COLUMNS)
-)
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+_INSERT = _insert("requests", COLUMNS)
+_INSERT_EVENT = _insert("events", EVENT_COLUMNS)
 
 
 def path_of(url: str) -> str:
@@ -69,13 +74,23 @@ class SQLiteStore:
             self._db.close()
             self._db = None
 
-    async def write_batch(self, records: Sequence[RequestRecord]) -> None:
-        rows = [tuple(getattr(r, c) for c in COLUMNS) for r in records]
+    async def write_batch(self, records: Sequence[Record]) -> None:
+        rows = [
+            tuple(getattr(r, c) for c in COLUMNS) for r in records if isinstance(r, RequestRecord)
+        ]
+        events = [
+            tuple(getattr(r, c) for c in EVENT_COLUMNS)
+            for r in records
+            if isinstance(r, EventRecord)
+        ]
 
         def write(db: sqlite3.Connection) -> None:
             with db:  # one transaction per batch: group commit
                 db.execute("BEGIN")
-                db.executemany(_INSERT, rows)
+                if rows:
+                    db.executemany(_INSERT, rows)
+                if events:
+                    db.executemany(_INSERT_EVENT, events)
 
         await self._run(write)
 
@@ -89,6 +104,18 @@ class SQLiteStore:
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
         def recent(db: sqlite3.Connection) -> list[dict[str, Any]]:
             cursor = db.execute("SELECT * FROM requests ORDER BY started_at DESC LIMIT ?", (limit,))
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._run(recent)
+
+    async def recent_events(self, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
+        def recent(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            if kind is None:
+                cursor = db.execute("SELECT * FROM events ORDER BY at DESC LIMIT ?", (limit,))
+            else:
+                cursor = db.execute(
+                    "SELECT * FROM events WHERE kind = ? ORDER BY at DESC LIMIT ?", (kind, limit)
+                )
             return [dict(row) for row in cursor.fetchall()]
 
         return await self._run(recent)

@@ -14,7 +14,7 @@ import logging
 from collections import deque
 
 from proctor.store.base import RequestLog
-from proctor.store.records import RequestRecord
+from proctor.store.records import Record
 
 log = logging.getLogger("proctor.store")
 
@@ -32,7 +32,7 @@ class BatchWriter:
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
         self.max_buffered = max_buffered
-        self._buffer: deque[RequestRecord] = deque()
+        self._buffer: deque[Record] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -44,7 +44,7 @@ class BatchWriter:
     def depth(self) -> int:
         return len(self._buffer)
 
-    def submit(self, record: RequestRecord) -> None:
+    def submit(self, record: Record) -> None:
         """Hand a record over; never blocks, never raises."""
         if len(self._buffer) >= self.max_buffered:
             self.dropped += 1

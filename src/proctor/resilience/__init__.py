@@ -1,0 +1,1 @@
+"""Resilience: load balancing, retries, timeouts, circuit breakers, hedging, degradation."""
