@@ -25,6 +25,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -38,6 +39,7 @@ from proctor.providers.base import Provider
 from proctor.resilience.balance import Balancer
 from proctor.resilience.breaker import MemoryBreakers
 from proctor.resilience.executor import Executor
+from proctor.resilience.paths import DrillReport, Scheduler, chain_paths, drill, probe
 from proctor.resilience.pins import PinWatch
 from proctor.stages.admit import Admit
 from proctor.stages.call import Call
@@ -65,6 +67,7 @@ class Runtime:
     config: Config
     providers: Mapping[str, Provider]
     route: Route
+    executor: Executor
     handle: pipeline.Next
     limits: RequestLimits
 
@@ -97,6 +100,8 @@ class Gateway:
         # Replaced providers and how long their slowest in-flight call may still take.
         self._retired: list[tuple[Provider, float]] = []
         self._background: set[asyncio.Future[None]] = set()
+        self._jobs: list[Scheduler] = []
+        self.last_drill: DrillReport | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -112,9 +117,12 @@ class Gateway:
         await self.store.open()
         self.writer.start()
         self._runtime = await self._build(self._initial)
+        self._restart_jobs()
 
     async def close(self) -> None:
         """Drain the request log and close every provider connection."""
+        for job in self._jobs:
+            await job.stop()
         await self.writer.close()
         await self.store.close()
         for provider in [*self._providers.values(), *(p for p, _ in self._retired)]:
@@ -160,6 +168,7 @@ class Gateway:
             config=config,
             providers=live,
             route=route,
+            executor=executor,
             handle=pipeline.build(stages),
             limits=RequestLimits(
                 max_output_tokens=server.max_output_tokens,
@@ -170,11 +179,45 @@ class Gateway:
     async def reload(self, config: Config) -> None:
         """Apply a new configuration to the next request; in-flight ones are untouched."""
         self._runtime = await self._build(config)
+        self._restart_jobs()
         retired, self._retired = self._retired, []
         if retired:
             grace = max(timeout for _, timeout in retired) + 5
             asyncio.get_running_loop().call_later(grace, self._close_retired, retired)
         log.info("configuration applied")
+
+    def _restart_jobs(self) -> None:
+        """(Re)start scheduled drills and health probes for the current config."""
+        for job in self._jobs:
+            task = asyncio.ensure_future(job.stop())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        runtime = self.runtime
+        self._jobs = []
+        every = runtime.config.drills.every_s
+        if every is not None:
+            self._jobs.append(Scheduler("drill", every, self.drill))
+        for steps in runtime.route.chains().values():
+            for step in steps:
+                interval = step.deployment.probe_every_s
+                if interval is not None:
+                    check = partial(probe, runtime.executor, step)
+                    self._jobs.append(Scheduler(f"probe {step.deployment.name}", interval, check))
+        for job in self._jobs:
+            job.start()
+
+    async def drill(self) -> DrillReport:
+        """Send one tiny request down every path of every chain; keep and record the result."""
+        runtime = self.runtime
+        paths = chain_paths(runtime.route.chains())
+        report = await drill(runtime.executor, paths, runtime.config.drills.max_tokens)
+        self.last_drill = report
+        self.emit(
+            "drill" if report.ok else "drill_failed",
+            "failover paths",
+            {"ok": report.ok, "results": msgspec.to_builtins(report.results)},
+        )
+        return report
 
     def _close_retired(self, retired: list[tuple[Provider, float]]) -> None:
         for provider, _ in retired:

@@ -31,6 +31,7 @@ class Deployment:
     context_window: int | None = None
     timeouts: TimeoutsConfig | None = None
     pinned: bool = False
+    probe_every_s: float | None = None
 
     @property
     def name(self) -> str:

@@ -43,6 +43,7 @@ def plans_from(config: Config) -> dict[str, ModelPlan]:
                     context_window=d.context_window,
                     timeouts=d.timeouts,
                     pinned=d.pinned,
+                    probe_every_s=d.probe.every_s if d.probe else None,
                 )
                 for d in model.deployments
             ),
@@ -61,7 +62,11 @@ class Route:
         self.providers = providers
         self.balancer = balancer
 
-    def candidates(self, model: str) -> list[Step]:
+    def chains(self) -> dict[str, list[Step]]:
+        """Every model's whole chain in declared order (no balancing), for drills."""
+        return {name: self.candidates(name, balanced=False) for name in self.plans}
+
+    def candidates(self, model: str, *, balanced: bool = True) -> list[Step]:
         plan = self.plans.get(model)
         if plan is None:
             provider, slash, provider_model = model.partition("/")
@@ -78,7 +83,11 @@ class Route:
         queue = [plan]
         while queue:
             current = queue.pop(0)
-            ordered = self.balancer.order(current.deployments, current.config.strategy)
+            ordered = (
+                self.balancer.order(current.deployments, current.config.strategy)
+                if balanced
+                else current.deployments
+            )
             steps.extend(Step(d, current.config) for d in ordered)
             for fallback in current.config.fallbacks:
                 if fallback not in seen:
