@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from proctor.cli.bench import bench_app
+from proctor.cli.drill import drill
 from proctor.cli.serve import serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="proctor, the LLM gateway.")
 app.command()(serve)
+app.command()(drill)
+app.add_typer(bench_app, name="bench")
 
 
 @app.callback()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +56,9 @@ def serve(
         f"proctor listening on http://{bind_host}:{bind_port}  "
         f"(models: {', '.join(cfg.models) or 'none'}; config: {path or 'embedded defaults'})"
     )
+    # uvicorn drains in-flight requests and the request log on SIGTERM, then re-raises the
+    # signal with the previous handler restored; this one turns it into a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(cfg, config_path=path),
         host=bind_host,

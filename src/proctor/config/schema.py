@@ -47,12 +47,28 @@ class _ProviderBase(_Section, frozen=True, tag_field="type"):
     max_connections: int = 256
 
 
+# Quirks of OpenAI-compatible servers; providers/profiles.py defines each one.
+ProfileName = Literal[
+    "openai",
+    "compatible",
+    "vllm",
+    "ollama",
+    "llamacpp",
+    "lmstudio",
+    "groq",
+    "together",
+    "mistral",
+    "deepseek",
+    "openrouter",
+    "fireworks",
+]
+
+
 class OpenAIProviderConfig(_ProviderBase, frozen=True, tag="openai"):
     api_key: str | None = None
-    base_url: str = "https://api.openai.com/v1"
+    base_url: str | None = None  # None: the profile's usual address (api.openai.com for openai)
     organization: str | None = None
-    # Quirks of OpenAI-compatible servers: openai, vllm, ollama, llamacpp, groq, together...
-    profile: str = "openai"
+    profile: ProfileName = "openai"
 
 
 class AzureProviderConfig(_ProviderBase, frozen=True, tag="azure", kw_only=True):

@@ -8,8 +8,10 @@ and fail at a configurable rate with configurable error kinds, for drills and te
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
+import struct
 import time
 from collections.abc import AsyncIterator
 
@@ -172,7 +174,11 @@ class SimProvider:
         for index, item in enumerate(req.inputs):
             text = item if isinstance(item, str) else " ".join(map(str, item))
             tokens += approx_tokens(text) if isinstance(item, str) else len(item)
-            data.append(Embedding(index=index, embedding=sim_text.embedding(text, dims)))
+            vector = sim_text.embedding(text, dims)
+            encoded: list[float] | str = vector
+            if req.encoding_format == "base64":  # float32 little-endian, as OpenAI sends it
+                encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append(Embedding(index=index, embedding=encoded))
         if self.config.ttft_ms > 0:
             await asyncio.sleep(self.config.ttft_ms / 1000)
         return EmbeddingResponse(

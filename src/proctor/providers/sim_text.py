@@ -43,39 +43,71 @@ def split_for_stream(text: str) -> list[str]:
     return pieces or [text]
 
 
-def value_for_schema(schema: Any, rng: random.Random, depth: int = 0) -> Any:
-    """A plausible value that validates against a (simple) JSON schema."""
-    if not isinstance(schema, dict) or depth > 6:
-        return "sim"
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    alternatives = schema.get("anyOf") or schema.get("oneOf")
-    if alternatives:
-        return value_for_schema(alternatives[0], rng, depth + 1)
-    return _value_of_type(schema, rng, depth)
+def value_for_schema(schema: Any, rng: random.Random) -> Any:
+    """A plausible value that validates against a JSON schema (local $refs included)."""
+    return _SchemaFaker(schema, rng).value(schema, 0)
 
 
-def _value_of_type(schema: dict[str, Any], rng: random.Random, depth: int) -> Any:
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        props = schema.get("properties", {})
-        required = schema.get("required", list(props))
-        return {k: value_for_schema(props.get(k, {}), rng, depth + 1) for k in required}
-    if kind == "array":
-        return [value_for_schema(schema.get("items", {}), rng, depth + 1)]
-    if kind == "integer":
-        return rng.randint(1, 100)
-    if kind == "number":
-        return round(rng.uniform(0, 100), 2)
-    if kind == "boolean":
-        return rng.random() < 0.5
-    if kind == "null":
-        return None
-    return rng.choice(_WORDS)
+class _SchemaFaker:
+    def __init__(self, root: Any, rng: random.Random) -> None:
+        self.root = root if isinstance(root, dict) else {}
+        self.rng = rng
+
+    def _resolve(self, ref: Any) -> Any:
+        """`#/$defs/Name` (or any local JSON pointer) inside the root schema."""
+        node: Any = self.root
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return {}
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    def value(self, schema: Any, depth: int) -> Any:
+        if not isinstance(schema, dict) or depth > 8:
+            return "sim"
+        if "$ref" in schema:
+            return self.value(self._resolve(schema["$ref"]), depth + 1)
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return schema["enum"][0]
+        if "const" in schema:
+            return schema["const"]
+        for key in ("anyOf", "oneOf", "allOf"):
+            alternatives = schema.get(key)
+            if isinstance(alternatives, list) and alternatives:
+                return self.value(alternatives[0], depth + 1)
+        return self._of_type(schema, depth)
+
+    def _of_type(self, schema: dict[str, Any], depth: int) -> Any:
+        kind = schema.get("type", "object" if "properties" in schema else "string")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind == "object":
+            return self._object(schema, depth)
+        if kind == "array":
+            return [self.value(schema.get("items", {}), depth + 1)]
+        return self._scalar(kind)
+
+    def _scalar(self, kind: Any) -> Any:
+        rng = self.rng
+        if kind == "integer":
+            return rng.randint(1, 100)
+        if kind == "number":
+            return round(rng.uniform(0, 100), 2)
+        if kind == "boolean":
+            return rng.random() < 0.5
+        if kind == "null":
+            return None
+        return rng.choice(_WORDS)
+
+    def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        required = schema.get("required")
+        if not isinstance(required, list):
+            required = list(props)
+        return {
+            k: self.value(props.get(k, {}), depth + 1) for k in required if isinstance(k, str)
+        }
 
 
 def json_reply(response_format: dict[str, Any], text: str, rng: random.Random) -> str:

@@ -24,11 +24,12 @@ from proctor.errors import (
     ProctorError,
     ServiceUnavailable,
     UpstreamError,
+    UpstreamProtocolError,
     UpstreamTimeout,
 )
 from proctor.providers.base import Deployment, Provider
 from proctor.resilience.balance import Balancer
-from proctor.resilience.breaker import MemoryBreakers
+from proctor.resilience.breaker import BreakerStore
 from proctor.resilience.classify import RETRYABLE, classify, context_window
 from proctor.resilience.hedge import race
 from proctor.resilience.pins import PinWatch
@@ -43,7 +44,7 @@ class Executor:
     def __init__(
         self,
         providers: Mapping[str, Provider],
-        breakers: MemoryBreakers,
+        breakers: BreakerStore,
         balancer: Balancer,
         pins: PinWatch,
         *,
@@ -173,10 +174,11 @@ class Executor:
                 self.balancer.finished(deployment.name, _ms_since(start))
         attempt.latency_ms = _ms_since(start)
         attempt.status = 200
-        self.breakers.record(deployment.name, step.model.breaker, True)
         ctx.deployment, ctx.provider = deployment.name, deployment.provider
         if isinstance(reply, ChatStream):
+            # A stream's outcome, for the breaker, is known only at its end.
             return ChatStream(self._guard_stream(ctx, step, reply.chunks, timeouts, start))
+        self.breakers.record(deployment.name, step.model.breaker, True)
         if isinstance(reply, ChatResponse | EmbeddingResponse):
             fingerprint = reply.system_fingerprint if isinstance(reply, ChatResponse) else None
             self.pins.observe(deployment, reply.model, fingerprint)
@@ -204,7 +206,7 @@ class Executor:
             chunks = provider.stream(request, deployment)
             try:
                 async with asyncio.timeout(min(budget, timeouts.first_token_s)):
-                    first = await anext(chunks)
+                    head = await _until_content(chunks)
             except BaseException:
                 await _close(chunks)
                 raise
@@ -212,9 +214,10 @@ class Executor:
             raise UpstreamTimeout(
                 deployment.provider, f"no answer from {deployment.name} within the time limit"
             ) from None
-        except StopAsyncIteration:
-            raise UpstreamError(deployment.provider, "stream ended before any chunk") from None
-        return ChatStream(_prepend(first, chunks))
+        if not head or not _has_content(head[-1]):
+            await _close(chunks)
+            raise UpstreamProtocolError(deployment.provider, "stream ended before any content")
+        return ChatStream(_prepend(head, chunks))
 
     async def _guard_stream(
         self,
@@ -229,6 +232,7 @@ class Executor:
         ttft_ms = _ms_since(start)
         ends_at = time.monotonic() + timeouts.total_s - ttft_ms / 1000
         served: tuple[str, str | None] | None = None
+        ok = True  # a client that leaves early says nothing against the deployment
         try:
             while True:
                 wait = min(timeouts.idle_s, ends_at - time.monotonic())
@@ -245,9 +249,10 @@ class Executor:
                     served = (chunk.model, chunk.system_fingerprint)
                 yield chunk
         except UpstreamError:
-            self.breakers.record(deployment.name, step.model.breaker, False)
+            ok = False
             raise
         finally:
+            self.breakers.record(deployment.name, step.model.breaker, ok)
             self.balancer.finished(deployment.name, ttft_ms)
             await _close(chunks)
         if served is not None:
@@ -269,8 +274,32 @@ def _ms_since(start_ns: int) -> float:
     return (time.perf_counter_ns() - start_ns) / 1e6
 
 
-async def _prepend(first: ChatChunk, rest: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    yield first
+def _has_content(chunk: ChatChunk) -> bool:
+    if chunk.usage is not None:
+        return True
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.content or delta.tool_calls or delta.refusal or choice.finish_reason:
+            return True
+    return False
+
+
+async def _until_content(chunks: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
+    """Chunks up to and including the first with content; until then nothing was sent to the
+    client, so a failure here can still fail over. Empty if the stream ends first."""
+    head: list[ChatChunk] = []
+    async for chunk in chunks:
+        head.append(chunk)
+        if _has_content(chunk):
+            break
+    return head
+
+
+async def _prepend(
+    head: list[ChatChunk], rest: AsyncIterator[ChatChunk]
+) -> AsyncIterator[ChatChunk]:
+    for chunk in head:
+        yield chunk
     async for chunk in rest:
         yield chunk
 

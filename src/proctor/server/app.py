@@ -29,7 +29,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         error = NotFound(f"no route for {request.method} {request.url.path}")
     elif exc.status_code == 405:
-        error = BadRequest(f"method {request.method} is not allowed on {request.url.path}")
+        allowed = (exc.headers or {}).get("Allow", "")
+        error = BadRequest(
+            f"method {request.method} is not allowed on {request.url.path} (allowed: {allowed})",
+            headers={"allow": allowed} if allowed else None,
+        )
         error.status = 405
     else:
         error = BadRequest(str(exc.detail))

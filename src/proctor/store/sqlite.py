@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from msgspec.structs import astuple
+
 from proctor.store.migrations import MIGRATIONS
 from proctor.store.records import COLUMNS, EVENT_COLUMNS, EventRecord, Record, RequestRecord
 
@@ -75,14 +77,9 @@ class SQLiteStore:
             self._db = None
 
     async def write_batch(self, records: Sequence[Record]) -> None:
-        rows = [
-            tuple(getattr(r, c) for c in COLUMNS) for r in records if isinstance(r, RequestRecord)
-        ]
-        events = [
-            tuple(getattr(r, c) for c in EVENT_COLUMNS)
-            for r in records
-            if isinstance(r, EventRecord)
-        ]
+        # COLUMNS are the structs' own fields, in order: astuple is the row, built in C.
+        rows = [astuple(r) for r in records if isinstance(r, RequestRecord)]
+        events = [astuple(r) for r in records if isinstance(r, EventRecord)]
 
         def write(db: sqlite3.Connection) -> None:
             with db:  # one transaction per batch: group commit

@@ -46,6 +46,12 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         obj = _decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"request body is not valid UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
     if not isinstance(obj, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(obj).__name__}")
     return obj
@@ -100,6 +106,40 @@ def check_chat_request(req: ChatRequest, limits: RequestLimits) -> None:
     if req.n is not None and not 1 <= req.n <= limits.max_n:
         raise BadRequest(f"`n` must be between 1 and {limits.max_n}", param="n")
     _check_content_parts(req)
+    _check_tool_choice(req.tool_choice)
+    _check_response_format(req.response_format)
+
+
+def _check_tool_choice(choice: str | dict[str, Any] | None) -> None:
+    if isinstance(choice, str) and choice not in ("none", "auto", "required"):
+        raise BadRequest(
+            "`tool_choice` must be none, auto, required or a function", param="tool_choice"
+        )
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise BadRequest(
+                '`tool_choice` must look like {"type": "function", "function": {"name": ...}}',
+                param="tool_choice",
+            )
+
+
+def _check_response_format(response_format: dict[str, Any] | None) -> None:
+    if response_format is None:
+        return
+    kind = response_format.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise BadRequest(
+            "`response_format.type` must be text, json_object or json_schema",
+            param="response_format.type",
+        )
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
+            raise BadRequest(
+                "`response_format.json_schema` must be an object with a `schema` object",
+                param="response_format.json_schema",
+            )
 
 
 def _check_content_parts(req: ChatRequest) -> None:
@@ -118,11 +158,25 @@ def parse_embedding_request(body: bytes) -> EmbeddingRequest:
     if not req.model:
         raise BadRequest("`model` must not be empty", param="model")
     items = req.inputs
-    if not items or any(len(item) == 0 for item in items):
-        raise BadRequest("`input` must not be empty or contain empty items", param="input")
-    if req.dimensions is not None and req.dimensions < 1:
-        raise BadRequest("`dimensions` must be positive", param="dimensions")
+    if not items or not all(_valid_input(item) for item in items):
+        raise BadRequest(
+            "`input` must be a non-empty string, a list of non-empty strings, a token array "
+            "or a list of token arrays",
+            param="input",
+        )
+    if req.dimensions is not None and not 1 <= req.dimensions <= 65_536:
+        raise BadRequest("`dimensions` must be between 1 and 65536", param="dimensions")
     return req
+
+
+def _valid_input(item: Any) -> bool:
+    if isinstance(item, str):
+        return bool(item)
+    return (
+        isinstance(item, list)
+        and bool(item)
+        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in item)
+    )
 
 
 def encode_request(req: ChatRequest | EmbeddingRequest, model: str) -> bytes:

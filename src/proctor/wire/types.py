@@ -20,7 +20,7 @@ class FunctionCall(msgspec.Struct, omit_defaults=True):
     arguments: str = ""
 
 
-class ToolCall(msgspec.Struct, omit_defaults=True):
+class ToolCall(msgspec.Struct):
     id: str
     function: FunctionCall
     type: str = "function"
@@ -44,7 +44,7 @@ class FunctionDef(msgspec.Struct, omit_defaults=True):
     strict: bool | None = None
 
 
-class Tool(msgspec.Struct, omit_defaults=True):
+class Tool(msgspec.Struct):
     function: FunctionDef
     type: str = "function"
 
@@ -180,7 +180,9 @@ class ChatChunk(msgspec.Struct):
 
 class EmbeddingRequest(msgspec.Struct, omit_defaults=True):
     model: str
-    input: str | list[str] | list[int] | list[list[int]]
+    # A text, a list of texts, a token array, or a list of token arrays; msgspec cannot
+    # express that union of arrays, so wire/openai.py checks the items.
+    input: str | list[Any]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = None
     user: str | None = None
@@ -193,7 +195,7 @@ class EmbeddingRequest(msgspec.Struct, omit_defaults=True):
             return [self.input]
         if self.input and isinstance(self.input[0], int):
             return [self.input]
-        return self.input  # type: ignore[return-value]
+        return self.input
 
 
 class Embedding(msgspec.Struct):

@@ -1,0 +1,1 @@
+"""Failover drills: prove every fallback path works before an outage needs it."""
