@@ -46,11 +46,18 @@ class ConfigWatcher:
                 await self._task
 
     async def _run(self) -> None:
+        # A change is applied once the file has stopped changing for one interval, so an
+        # editor that truncates and rewrites in place is never read half-written.
+        pending: tuple[int, int] | None = None
         while True:
             await asyncio.sleep(self.interval_s)
             stamp = _stamp(self.path)
-            if stamp is not None and stamp != self._stamp:
-                self._stamp = stamp
+            if stamp is None or stamp == self._stamp:
+                pending = None
+            elif stamp != pending:
+                pending = stamp
+            else:
+                self._stamp, pending = stamp, None
                 await self.reload_file()
 
     async def reload_file(self) -> Config | None:

@@ -61,6 +61,9 @@ class PhaseResult(msgspec.Struct):
     # CPU time (user + system, all threads) the serving process spent per request; set by
     # the orchestrator, which can see that process.
     server_cpu_us: float = 0.0
+    # That CPU time over the phase's wall time: near 1.0 when a saturated server had its
+    # CPU to itself, lower when other processes took turns on it.
+    server_cpu_share: float = 0.0
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:

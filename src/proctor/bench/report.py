@@ -136,7 +136,7 @@ def timing_table(report: Report) -> tuple[list[str], list[list[str]]]:
     return ["stage", *(name for name, _ in columns)], rows
 
 
-CPU_HEADERS = ["phase", "upstream CPU µs/req", "gateway CPU µs/req", "gateway req/s per core"]
+CPU_HEADERS = ["phase", "upstream CPU µs/req", "gateway CPU µs/req", "gw req/s per CPU-second"]
 
 
 def cpu_rows(report: Report) -> list[list[str]]:
@@ -166,6 +166,8 @@ def throughput_rows(report: Report) -> list[list[str]]:
             _ratio(t.gateway_rps, t.direct_rps),
             _ms(t.gateway_latency.p50),
             _ms(t.gateway_latency.p99),
+            f"{t.gateway_cpu_share:.0%}",
+            f"{1e6 / t.gateway_cpu_us:,.0f}" if t.gateway_cpu_us > 0 else "-",
         ]
     ]
 
@@ -178,6 +180,8 @@ THROUGHPUT_HEADERS = [
     "gw/direct",
     "gw p50 ms",
     "gw p99 ms",
+    "gw CPU share",
+    "gw req/s per CPU-second",
 ]
 
 
@@ -220,6 +224,14 @@ def print_report(report: Report, console: Console) -> None:
             "[dim]`total` runs from the parsed request to the response headers (for a stream, "
             "to its first chunk); `call` includes the upstream round trip. HTTP parsing and "
             "response writing are outside `total`.[/dim]"
+        )
+    t = report.throughput
+    if t is not None and t.gateway_cpu_share < 0.9:
+        console.print(
+            f"[yellow]The saturated gateway got only {t.gateway_cpu_share:.0%} of its CPU: "
+            "other processes ran on it. Its CPU time per request "
+            f"({t.gateway_cpu_us:,.0f} µs, i.e. {1e6 / max(t.gateway_cpu_us, 1e-9):,.0f} req/s "
+            "per CPU-second) is the steadier capacity figure.[/yellow]"
         )
     for target in targets(report):
         mark = "[green]met[/green]" if target.met else "[red]NOT met[/red]"

@@ -15,6 +15,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class Throughput(msgspec.Struct):
     gateway_rps_rounds: list[float]
     upstream_cpu_us: float
     gateway_cpu_us: float
+    # Share of one CPU the gateway got while saturated; well below 1 means other processes
+    # ran on its CPU, and `1e6 / gateway_cpu_us` is the better estimate of its capacity.
+    gateway_cpu_share: float
     gateway_latency: Summary
     server_timing: dict[str, float]
     errors: int
@@ -120,6 +124,7 @@ class Bench:
     def run(self, spec: PhaseSpec, on_progress: Callable[[float], None]) -> PhaseResult:
         server = self.upstream if spec.url == self.direct_url else self.gateway
         cpu_before = server.cpu_seconds()
+        wall_before = time.perf_counter()
         self.load.send(msgspec.json.encode(spec))
         timeout = 120 + spec.duration_s
         while True:
@@ -131,7 +136,9 @@ class Bench:
             if result.completed == 0:
                 raise ChildFailed(f"no request succeeded against {spec.url}: {result.first_error}")
             served = spec.warmup + result.completed + result.errors
-            result.server_cpu_us = (server.cpu_seconds() - cpu_before) / served * 1e6
+            cpu = server.cpu_seconds() - cpu_before
+            result.server_cpu_us = cpu / served * 1e6
+            result.server_cpu_share = cpu / max(1e-9, time.perf_counter() - wall_before)
             return result
 
 
@@ -325,6 +332,7 @@ def throughput(bench: Bench, options: Options, progress: Progress) -> Throughput
         gateway_rps_rounds=[r.rps for r in gateway],
         upstream_cpu_us=statistics.median(r.server_cpu_us for r in direct),
         gateway_cpu_us=statistics.median(r.server_cpu_us for r in gateway),
+        gateway_cpu_share=statistics.median(r.server_cpu_share for r in gateway),
         gateway_latency=_median_summary([r.latency for r in gateway if r.latency]),
         server_timing=_mean_timings(gateway),
         errors=sum(r.errors for r in direct + gateway),

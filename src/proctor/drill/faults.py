@@ -76,7 +76,12 @@ def _fake_provider(original: ProviderConfig, base: str, fault: str | None) -> di
 
 
 def drill_config(
-    config: Config, model: str, fault: str | None, fake_url: str, refused_url: str
+    config: Config,
+    model: str,
+    fault: str | None,
+    fake_url: str,
+    refused_url: str,
+    timeouts: dict[str, float] | None = None,
 ) -> Config:
     """`config` with every deployment on its own fake provider; `model`'s ones broken.
 
@@ -87,7 +92,7 @@ def drill_config(
     raw.pop("drills", None)
     raw["providers"] = {}
     for name, model_raw in raw["models"].items():
-        model_raw["timeouts"] = dict(DRILL_TIMEOUTS)
+        model_raw["timeouts"] = dict(timeouts or DRILL_TIMEOUTS)
         model_raw["deadline_s"] = 30.0
         for i, deployment in enumerate(model_raw["deployments"]):
             original = config.providers[deployment["provider"]]

@@ -105,9 +105,7 @@ class _SchemaFaker:
         required = schema.get("required")
         if not isinstance(required, list):
             required = list(props)
-        return {
-            k: self.value(props.get(k, {}), depth + 1) for k in required if isinstance(k, str)
-        }
+        return {k: self.value(props.get(k, {}), depth + 1) for k in required if isinstance(k, str)}
 
 
 def json_reply(response_format: dict[str, Any], text: str, rng: random.Random) -> str:
