@@ -185,6 +185,52 @@ class ModelConfig(_Section, frozen=True):
     degrade: DegradeConfig | None = None
 
 
+class PriceConfig(_Section, frozen=True):
+    """USD per million tokens. Cached input and cache writes default to the input price."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None  # defaults to the output price
+
+
+Scope = Literal["global", "tenant", "team", "key", "user", "feature", "endpoint", "model"]
+Period = Literal["minute", "hour", "day", "month", "total"]
+
+
+class BudgetConfig(_Section, frozen=True):
+    """A spending cap. Without `match` it applies to each subject of the scope separately
+    (every user gets the limit); with `match` only to that one subject."""
+
+    scope: Scope
+    limit_usd: float
+    period: Period = "month"
+    match: str | None = None
+    name: str | None = None
+    alerts: tuple[float, ...] = (0.5, 0.8, 1.0)  # fractions of the limit that raise events
+
+
+class RateLimitConfig(_Section, frozen=True):
+    """Requests and tokens per minute for each subject of a scope (or only `match`)."""
+
+    scope: Scope
+    rpm: int | None = None
+    tpm: int | None = None
+    match: str | None = None
+
+
+class KeysConfig(_Section, frozen=True):
+    refresh_s: float = 2.0  # how often a gateway re-reads keys created or revoked elsewhere
+    # Output tokens assumed for the worst-case reservation when a request sets no max_tokens.
+    default_max_tokens: int = 4096
+
+
+class RedisConfig(_Section, frozen=True):
+    url: str | None = None  # redis://host:6379/0; unset: limits and budgets live in memory
+    prefix: str = "proctor:"
+
+
 class DrillsConfig(_Section, frozen=True):
     """Scheduled live drills: every path of every fallback chain gets a tiny real request."""
 
@@ -198,3 +244,8 @@ class Config(_Section, frozen=True):
     providers: dict[str, ProviderConfig] = {}
     models: dict[str, ModelConfig] = {}
     drills: DrillsConfig = DrillsConfig()
+    redis: RedisConfig = RedisConfig()
+    pricing: dict[str, PriceConfig] = {}  # model name or glob -> price; extends the table
+    keys: KeysConfig = KeysConfig()
+    budgets: list[BudgetConfig] = []
+    limits: list[RateLimitConfig] = []
