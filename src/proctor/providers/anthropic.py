@@ -83,11 +83,15 @@ class AnthropicProvider:
     async def stream(self, req: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
         body = self._body(req, deployment, stream=True)
         translator = AnthropicStreamTranslator()
-        # Read to the end rather than stopping at message_stop, so the connection is
-        # released by the HTTP client's own generator instead of by garbage collection.
-        async for event in self.http.stream_events(self.url, body, {}):
-            for chunk in self._translate(translator, event.event, event.data):
-                yield chunk
+        events = self.http.stream_events(self.url, body, {})
+        try:
+            async for event in events:
+                for chunk in self._translate(translator, event.event, event.data):
+                    yield chunk
+        finally:
+            # A consumer that leaves early must release the connection now, not whenever
+            # the generator is collected.
+            await events.aclose()
         if not translator.done:
             # A clean close without message_stop is still a truncated answer.
             raise UpstreamProtocolError(self.name, "stream ended before message_stop")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -42,11 +42,15 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
+        # sock_read bounds the silence between two reads (aiohttp enforces it without a timer
+        # task per chunk); the executor applies the deployment's tighter first-token and idle
+        # limits on top.
         self.timeout = aiohttp.ClientTimeout(
-            total=timeout_s, sock_connect=connect_timeout_s, connect=connect_timeout_s
+            total=timeout_s,
+            sock_connect=connect_timeout_s,
+            connect=connect_timeout_s,
+            sock_read=timeout_s,
         )
-        # Between two chunks of a stream; the total still bounds the whole call.
-        self.idle_timeout_s = timeout_s
         self.max_connections = max_connections
         self.headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
@@ -102,7 +106,7 @@ class HttpClient:
 
     async def stream_events(
         self, url: str, body: bytes, headers: Mapping[str, str]
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """POST and yield server-sent events as they arrive."""
         try:
             response = await self.session.post(url, data=body, headers=headers)
@@ -122,9 +126,7 @@ class HttpClient:
                 )
             decoder = SSEDecoder()
             while True:
-                chunk = await asyncio.wait_for(
-                    response.content.readany(), timeout=self.idle_timeout_s
-                )
+                chunk = await response.content.readany()
                 if not chunk:
                     break
                 for event in decoder.feed(chunk):

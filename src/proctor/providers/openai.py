@@ -8,7 +8,7 @@ becomes an `UpstreamProtocolError` naming the provider, never a crash further do
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -164,8 +164,7 @@ class OpenAIWireProvider:
         finally:
             # Leaving early (at [DONE], or the consumer went away) must release the
             # connection now, not whenever the generator is collected.
-            if isinstance(events, AsyncGenerator):
-                await events.aclose()
+            await events.aclose()
         # Without [DONE] a stream may still be whole (some servers omit it), but one that
         # never said why it finished was cut short.
         if not finished:
