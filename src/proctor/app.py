@@ -32,21 +32,26 @@ import msgspec
 
 from proctor import config as config_mod
 from proctor import pipeline, providers
-from proctor.config import Config
+from proctor.config import Config, SimProviderConfig
 from proctor.context import ChatStream, Context, Reply
+from proctor.cost.pricing import PriceTable
 from proctor.errors import ProctorError
+from proctor.keys.keyring import Keyring, KeyringRefresher
+from proctor.limits.admission import Admission
+from proctor.limits.backends import open_counter
+from proctor.limits.policy import Policy
 from proctor.providers.base import Provider
 from proctor.resilience.balance import Balancer
 from proctor.resilience.breaker import MemoryBreakers
 from proctor.resilience.executor import Executor
 from proctor.resilience.paths import DrillReport, Scheduler, chain_paths, drill, probe
 from proctor.resilience.pins import PinWatch
-from proctor.stages.admit import Admit
+from proctor.stages.admit import Admit, Inflight, estimate_tokens, model_costs
 from proctor.stages.call import Call
 from proctor.stages.identify import Identify
 from proctor.stages.route import Route, plans_from
-from proctor.stages.settle import Settle
-from proctor.store.base import RequestLog, open_store
+from proctor.stages.settle import Pricer, Settle
+from proctor.store.base import Store, open_store
 from proctor.store.records import EventRecord, record_of
 from proctor.store.writer import BatchWriter
 from proctor.wire.openai import (
@@ -79,10 +84,12 @@ class Gateway:
     ...     reply = await gateway.chat({"model": "sim-small", "messages": [...]})
     """
 
-    def __init__(self, config: Config | None = None, *, store: RequestLog | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, store: Store | None = None) -> None:
         self._initial = config if config is not None else config_mod.default_config()
         self._providers: dict[tuple[str, bytes], Provider] = {}
-        self._admit = Admit(self._initial.server.max_inflight)
+        self.inflight = Inflight(self._initial.server.max_inflight)
+        self.counter = open_counter(self._initial.redis)
+        self.keyring = Keyring()
         self._rng = random.Random()
         # Health and load knowledge outlives config reloads.
         self.breakers = MemoryBreakers()
@@ -100,7 +107,9 @@ class Gateway:
         # Replaced providers and how long their slowest in-flight call may still take.
         self._retired: list[tuple[Provider, float]] = []
         self._background: set[asyncio.Future[None]] = set()
+        self._settling: set[asyncio.Task[None]] = set()
         self._jobs: list[Scheduler] = []
+        self.refresher = KeyringRefresher(self.store, self.keyring, self._initial.keys.refresh_s)
         self.last_drill: DrillReport | None = None
 
     @property
@@ -116,6 +125,7 @@ class Gateway:
     async def start(self) -> None:
         await self.store.open()
         self.writer.start()
+        await self.refresher.start()
         self._runtime = await self._build(self._initial)
         self._restart_jobs()
 
@@ -123,6 +133,10 @@ class Gateway:
         """Drain the request log and close every provider connection."""
         for job in self._jobs:
             await job.stop()
+        await self.refresher.stop()
+        if self._settling:  # budget settlements of the last requests
+            await asyncio.gather(*self._settling, return_exceptions=True)
+        await self.counter.close()
         await self.writer.close()
         await self.store.close()
         for provider in [*self._providers.values(), *(p for p, _ in self._retired)]:
@@ -153,14 +167,26 @@ class Gateway:
             if k not in keep
         )
         self._providers = keep
-        self._admit.max_inflight = config.server.max_inflight
+        self.inflight.limit = config.server.max_inflight
+        self.refresher.interval_s = config.keys.refresh_s
         server = config.server
         route = Route(plans_from(config), frozenset(config.providers), self.balancer)
         executor = Executor(live, self.breakers, self.balancer, self.pins, rng=self._rng)
+        sims = frozenset(n for n, p in config.providers.items() if isinstance(p, SimProviderConfig))
+        pricer = Pricer(PriceTable.load(config.pricing), sims, self.emit)
+        admit = Admit(
+            self.inflight,
+            Admission(self.counter, self.emit, fail_closed=config.redis.fail_closed),
+            Policy(config.budgets, config.limits, config.redis.prefix),
+            model_costs(route, pricer),
+            estimate_tokens,
+            config.keys.default_max_tokens,
+            self._settling,
+        )
         stages: list[pipeline.Stage] = [
-            Identify(frozenset(server.open_hosts)),
-            Settle(),
-            self._admit,
+            Identify(frozenset(server.open_hosts), self.keyring),
+            Settle(pricer),
+            admit,
             route,
             Call(executor),
         ]

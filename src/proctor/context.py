@@ -114,6 +114,7 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     deployment: str | None = None
     provider: str | None = None
+    deployment_model: str | None = None  # the provider's name for the model that answered
     served_model: str | None = None
     system_fingerprint: str | None = None
     usage: Usage | None = None

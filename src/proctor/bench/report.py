@@ -147,10 +147,14 @@ def cpu_rows(report: Report) -> list[list[str]]:
     if report.throughput is not None:
         t = report.throughput
         phases.append((f"throughput c={t.concurrency}", t.upstream_cpu_us, t.gateway_cpu_us))
-    return [
-        [name, f"{up:,.0f}", f"{gw:,.0f}", f"{1e6 / gw:,.0f}" if gw > 0 else "-"]
-        for name, up, gw in phases
-    ]
+    # A phase shorter than a few clock ticks (10 ms) may read as 0: shown as "-".
+    rows = []
+    for name, up, gw in phases:
+        per_cpu = f"{1e6 / gw:,.0f}" if gw > 0 else "-"
+        rows.append(
+            [name, f"{up:,.0f}" if up > 0 else "-", f"{gw:,.0f}" if gw > 0 else "-", per_cpu]
+        )
+    return rows
 
 
 def throughput_rows(report: Report) -> list[list[str]]:

@@ -6,12 +6,16 @@ import typer
 
 from proctor.cli.bench import bench_app
 from proctor.cli.drill import drill
+from proctor.cli.keys import keys_app
 from proctor.cli.serve import serve
+from proctor.cli.spend import spend
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="proctor, the LLM gateway.")
 app.command()(serve)
 app.command()(drill)
 app.add_typer(bench_app, name="bench")
+app.add_typer(keys_app, name="keys")
+app.command()(spend)
 
 
 @app.callback()

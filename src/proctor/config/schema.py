@@ -229,6 +229,8 @@ class KeysConfig(_Section, frozen=True):
 class RedisConfig(_Section, frozen=True):
     url: str | None = None  # redis://host:6379/0; unset: limits and budgets live in memory
     prefix: str = "proctor:"
+    # When the counters cannot be reached: serve unmetered (logged, counted) or refuse (503).
+    fail_closed: bool = False
 
 
 class DrillsConfig(_Section, frozen=True):

@@ -175,6 +175,7 @@ class Executor:
         attempt.latency_ms = _ms_since(start)
         attempt.status = 200
         ctx.deployment, ctx.provider = deployment.name, deployment.provider
+        ctx.deployment_model = deployment.model
         if isinstance(reply, ChatStream):
             # A stream's outcome, for the breaker, is known only at its end.
             return ChatStream(self._guard_stream(ctx, step, reply.chunks, timeouts, start))

@@ -44,6 +44,7 @@ async def race(
                 await _discard(task)
             deployment = steps[winner].deployment
             ctx.deployment, ctx.provider = deployment.name, deployment.provider
+            ctx.deployment_model = deployment.model
             ctx.notes["hedge_winner"] = deployment.name
             return winner.result()
         error = next(task.exception() for task in done)

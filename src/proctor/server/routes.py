@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from proctor.server import admin, health, proxy
+from proctor.server import admin, admin_keys, admin_spend, health, proxy
 
 ROUTES = [
     Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
@@ -18,4 +18,8 @@ ROUTES = [
     Route("/admin/config", admin.put_config, methods=["PUT"]),
     Route("/admin/requests", admin.list_requests, methods=["GET"]),
     Route("/admin/requests/{request_id}", admin.get_request, methods=["GET"]),
+    Route("/admin/keys", admin_keys.create_key, methods=["POST"]),
+    Route("/admin/keys", admin_keys.list_keys, methods=["GET"]),
+    Route("/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"]),
+    Route("/admin/spend", admin_spend.get_spend, methods=["GET"]),
 ]

@@ -1,35 +1,132 @@
-"""Stage 2, admit: backpressure. Requests beyond the in-flight limit are shed with a 503."""
+"""Stage 2, admit: backpressure, rate limits and budget reservations.
+
+Load beyond the in-flight limit is shed at once with a 503 (latency stays bounded for what
+is admitted). Then the request takes its rate-limit tokens and reserves its worst-case cost
+against every budget that applies; both are settled with the real figures when the request
+finishes (a stream: after its last chunk), off the request path.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 from proctor.context import Context, Reply
+from proctor.cost.pricing import Price, worst_case_usd
+from proctor.cost.tokenizer import count_tokens, estimate_prompt_tokens
 from proctor.errors import ServiceUnavailable
+from proctor.limits.admission import Admission, Held
+from proctor.limits.periods import utc_now
+from proctor.limits.policy import BoundBudget, BoundLimit, KeyLimits, Policy
 from proctor.pipeline import Next
+from proctor.stages.route import Route
+from proctor.stages.settle import Pricer
+from proctor.wire.types import ChatRequest, EmbeddingRequest
+
+EstimateTokens = Callable[[ChatRequest | EmbeddingRequest, str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCosts:
+    """Per public model: the prices of every deployment its chain may use (the reservation
+    takes the dearest), and the model whose tokenizer estimates its prompts."""
+
+    prices: tuple[Price, ...]
+    tokenizer_model: str
+
+
+class Inflight:
+    """Requests in flight, shared by every configuration the gateway runs."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def release(self) -> None:
+        self.count -= 1
 
 
 class Admit:
-    """Counts requests in flight (a stream counts until its last chunk) and sheds the excess.
-
-    Shedding early with Retry-After keeps latency bounded for the requests that are admitted,
-    instead of letting every request slow down together when the process is overloaded.
-    """
-
     name = "admit"
 
-    def __init__(self, max_inflight: int) -> None:
-        self.max_inflight = max_inflight
-        self.inflight = 0
+    def __init__(
+        self,
+        inflight: Inflight,
+        admission: Admission,
+        policy: Policy,
+        costs: Mapping[str, ModelCosts],
+        estimate: EstimateTokens,
+        default_max_tokens: int,
+        background: set[asyncio.Task[None]],
+    ) -> None:
+        self.inflight = inflight
+        self.admission = admission
+        self.policy = policy
+        self.costs = costs
+        self.estimate = estimate
+        self.default_max_tokens = default_max_tokens
+        self.background = background
 
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
-        if self.inflight >= self.max_inflight:
+        inflight = self.inflight
+        if inflight.count >= inflight.limit:
             raise ServiceUnavailable(
-                f"the gateway is at its limit of {self.max_inflight} requests in flight",
+                f"the gateway is at its limit of {inflight.limit} requests in flight",
                 code="overloaded",
                 headers={"retry-after": "1"},
             )
-        self.inflight += 1
-        ctx.on_finish.append(self._release)
+        inflight.count += 1
+        ctx.on_finish.append(inflight.release)
+        key: KeyLimits | None = ctx.notes.get("key")
+        if self.policy.empty and key is None:
+            return await call_next(ctx)
+        budgets = self.policy.budgets_for(ctx, key, utc_now())
+        limits = self.policy.limits_for(ctx, key)
+        if budgets or limits:
+            held = await self._admit(ctx, budgets, limits)
+            ctx.on_finish.append(lambda: self._settle_later(ctx, held))
         return await call_next(ctx)
 
-    def _release(self) -> None:
-        self.inflight -= 1
+    async def _admit(
+        self, ctx: Context, budgets: list[BoundBudget], limits: list[BoundLimit]
+    ) -> Held:
+        request = ctx.request
+        costs = self.costs.get(request.model)
+        prompt = self.estimate(request, costs.tokenizer_model if costs else request.model)
+        ctx.notes["prompt_tokens_estimate"] = prompt
+        output = request.output_limit if isinstance(request, ChatRequest) else 0
+        tokens = prompt + (output or 0)
+        worst = None
+        if costs is not None and costs.prices:
+            max_output = output if output is not None else self.default_max_tokens
+            worst = max(worst_case_usd(p, prompt, max_output) for p in costs.prices)
+        return await self.admission.admit(budgets, limits, tokens, worst, ctx.response_headers)
+
+    def _settle_later(self, ctx: Context, held: Held) -> None:
+        usage = ctx.usage
+        tokens = usage.total_tokens if usage is not None else None
+        task = asyncio.ensure_future(self.admission.settle(held, ctx.cost_usd, tokens))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def estimate_tokens(request: ChatRequest | EmbeddingRequest, model: str) -> int:
+    """Prompt tokens as the model's tokenizer counts them (embeddings: every input)."""
+    if isinstance(request, ChatRequest):
+        return estimate_prompt_tokens(request, model)
+    return sum(
+        count_tokens(item, model) if isinstance(item, str) else len(item) for item in request.inputs
+    )
+
+
+def model_costs(route: Route, pricer: Pricer) -> dict[str, ModelCosts]:
+    """For each public model, every known price along its chain (once, at config load)."""
+    costs = {}
+    for name, steps in route.chains().items():
+        prices = [pricer.for_deployment(s.deployment.provider, s.deployment.model) for s in steps]
+        costs[name] = ModelCosts(
+            prices=tuple(p for p in prices if p is not None),
+            tokenizer_model=steps[0].deployment.model,
+        )
+    return costs

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from proctor.context import Context, Reply, Tags
-from proctor.errors import AuthenticationFailed
+from proctor.errors import AuthenticationFailed, PermissionDenied
 from proctor.pipeline import Next
 from proctor.wire.types import ChatRequest
 
@@ -49,20 +51,85 @@ def tags_from(ctx: Context) -> Tags:
     return tags
 
 
+class KeyView(Protocol):
+    """What identify needs of a virtual key (proctor.keys.KeyRecord has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant(self) -> str | None: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def revoked_at(self) -> float | None: ...
+    @property
+    def models(self) -> tuple[str, ...] | None: ...
+
+
+class Keys(Protocol):
+    @property
+    def is_empty(self) -> bool: ...
+
+    def lookup(self, secret: str) -> KeyView | None: ...
+
+
+def secret_of(headers: dict[str, str]) -> str | None:
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return headers.get("x-api-key") or None
+
+
 class Identify:
-    """Attributes the request; with no virtual keys configured, only open hosts may call."""
+    """Authenticates and attributes the request.
+
+    With virtual keys configured every caller needs one (`Authorization: Bearer` or
+    `x-api-key`); the key's tenant and team always win over anything the request claims, and
+    its user wins when it has one. With no keys, only the open hosts (loopback) may call.
+    """
 
     name = "identify"
 
-    def __init__(self, open_hosts: frozenset[str]) -> None:
+    def __init__(self, open_hosts: frozenset[str], keys: Keys) -> None:
         self.open_hosts = open_hosts
+        self.keys = keys
 
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
-        if ctx.client_host is not None and ctx.client_host not in self.open_hosts:
-            raise AuthenticationFailed(
-                "no virtual keys are configured, so this gateway only accepts calls from "
-                f"{', '.join(sorted(self.open_hosts))}",
-                code="invalid_api_key",
-            )
-        ctx.tags = tags_from(ctx)
+        tags = tags_from(ctx)
+        if self.keys.is_empty:
+            if ctx.client_host is not None and ctx.client_host not in self.open_hosts:
+                raise AuthenticationFailed(
+                    "no virtual keys are configured, so this gateway only accepts calls from "
+                    f"{', '.join(sorted(self.open_hosts))}",
+                    code="invalid_api_key",
+                )
+        else:
+            key = self._authenticate(ctx)
+            tags.key_id, tags.tenant, tags.team = key.id, key.tenant, key.team
+            tags.user = key.user or tags.user
+            ctx.notes["key"] = key
+        ctx.tags = tags
         return await call_next(ctx)
+
+    def _authenticate(self, ctx: Context) -> KeyView:
+        secret = secret_of(ctx.headers)
+        if secret is None:
+            raise AuthenticationFailed(
+                "a virtual key is required: send `Authorization: Bearer <key>` or `x-api-key`",
+                code="missing_api_key",
+            )
+        key = self.keys.lookup(secret)
+        if key is None:
+            raise AuthenticationFailed("the key is not valid", code="invalid_api_key")
+        if key.revoked_at is not None:
+            raise AuthenticationFailed("the key has been revoked", code="revoked_api_key")
+        if key.models and ctx.request.model not in key.models:
+            raise PermissionDenied(
+                f"this key may not use the model '{ctx.request.model}' "
+                f"(allowed: {', '.join(key.models)})",
+                code="model_not_allowed",
+                param="model",
+            )
+        return key

@@ -1,26 +1,68 @@
-"""Stage 9, settle: what was served and what it used, for streams as for whole replies.
+"""Stage 9, settle: what was served, what it used and what it cost, streams included.
 
 For a stream, usage arrives with the last chunks; the stage watches the chunks as they pass
-and records time to first token, the served model and the usage when they appear.
+and records time to first token, the served model, the usage and the cost at the end.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from proctor.context import ChatStream, Context, Reply
+from proctor.cost.pricing import Price, PriceTable, cost_usd
 from proctor.pipeline import Next
 from proctor.wire.types import ChatChunk, ChatResponse, EmbeddingResponse, Usage
+
+log = logging.getLogger("proctor.cost")
+Emit = Callable[[str, str, dict[str, Any]], None]
+
+
+class Pricer:
+    """Prices a finished request; a model missing from the table is counted, never zero."""
+
+    def __init__(self, table: PriceTable, sim_providers: frozenset[str], emit: Emit) -> None:
+        self.table = table
+        self.sim_providers = sim_providers
+        self.emit = emit
+        self.unpriced: Counter[str] = Counter()
+
+    def for_deployment(self, provider: str, model: str) -> Price | None:
+        # The simulator serves `sim/<model>`; the table prices it under that name.
+        return self.table.price_for(f"sim/{model}" if provider in self.sim_providers else model)
+
+    def cost(self, ctx: Context) -> float | None:
+        usage = ctx.usage
+        if usage is None or ctx.provider is None or ctx.provider == "proctor":
+            return None
+        price = self.table.price_for(ctx.served_model) if ctx.served_model else None
+        if price is None and ctx.deployment_model is not None:
+            price = self.for_deployment(ctx.provider, ctx.deployment_model)
+        if price is None:
+            self._unpriced(ctx.served_model or ctx.deployment_model or "?")
+            return None
+        return cost_usd(price, usage)
+
+    def _unpriced(self, model: str) -> None:
+        self.unpriced[model] += 1
+        if self.unpriced[model] == 1:
+            log.warning("no price for model %r: its requests are logged without a cost", model)
+            self.emit("unpriced_model", model, {"hint": "add it under `pricing:` in the config"})
 
 
 class Settle:
     name = "settle"
 
+    def __init__(self, pricer: Pricer) -> None:
+        self.pricer = pricer
+
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
         reply = await call_next(ctx)
         if isinstance(reply, ChatStream):
-            return ChatStream(_watch(ctx, reply.chunks))
+            return ChatStream(self._watch(ctx, reply.chunks))
         ctx.ttft_ms = ctx.elapsed_ms()
         ctx.served_model = reply.model
         if isinstance(reply, ChatResponse):
@@ -30,17 +72,23 @@ class Settle:
             ctx.usage = Usage(
                 prompt_tokens=reply.usage.prompt_tokens, total_tokens=reply.usage.total_tokens
             )
+        ctx.cost_usd = self.pricer.cost(ctx)
         return reply
 
-
-async def _watch(ctx: Context, chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    first = True
-    async for chunk in chunks:
-        if first:
-            ctx.ttft_ms = (time.perf_counter_ns() - ctx.started_ns) / 1e6
-            ctx.served_model = chunk.model
-            ctx.system_fingerprint = chunk.system_fingerprint
-            first = False
-        if chunk.usage is not None:
-            ctx.usage = chunk.usage
-        yield chunk
+    async def _watch(
+        self, ctx: Context, chunks: AsyncIterator[ChatChunk]
+    ) -> AsyncIterator[ChatChunk]:
+        first = True
+        try:
+            async for chunk in chunks:
+                if first:
+                    ctx.ttft_ms = (time.perf_counter_ns() - ctx.started_ns) / 1e6
+                    ctx.served_model = chunk.model
+                    ctx.system_fingerprint = chunk.system_fingerprint
+                    first = False
+                if chunk.usage is not None:
+                    ctx.usage = chunk.usage
+                yield chunk
+        finally:
+            # Also when the stream breaks or the client leaves: what was used is still owed.
+            ctx.cost_usd = self.pricer.cost(ctx)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from proctor.keys.record import KeyRecord
 from proctor.store.records import Record
 
 
@@ -28,7 +29,49 @@ class RequestLog(Protocol):
     async def count_requests(self) -> int: ...
 
 
-def open_store(url: str) -> RequestLog:
+@runtime_checkable
+class SpendStore(Protocol):
+    """Runs the read-only aggregate statements that proctor.spend builds over the request log.
+
+    `paramstyle` tells the builder which placeholders the driver takes ("qmark", "format",
+    or "dollar" for $1-numbered). All statements of one call see the same snapshot, so a
+    report's totals, groups and series agree with each other.
+    """
+
+    paramstyle: str
+
+    async def read_rows(
+        self, statements: Sequence[tuple[str, Sequence[object]]]
+    ) -> list[list[dict[str, Any]]]: ...
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Virtual keys. Writes are administrative (CLI, admin API), so they are direct, not batched.
+
+    Keys are never deleted, and a key's fields never change except `revoked_at`, once.
+    """
+
+    async def create_key(self, record: KeyRecord) -> None: ...
+
+    async def list_keys(self, include_revoked: bool = False) -> list[KeyRecord]: ...
+
+    async def all_keys(self) -> list[KeyRecord]:
+        """Every key, revoked ones included: what the gateway's keyring holds."""
+        ...
+
+    async def revoke_key(self, id_or_prefix: str) -> KeyRecord:
+        """The key, revoked (already revoked: unchanged); KeyNotFound, or AmbiguousKey when a
+        prefix matches several keys."""
+        ...
+
+
+@runtime_checkable
+class Store(RequestLog, KeyStore, SpendStore, Protocol):
+    """Everything a full backend (SQLite, PostgreSQL) provides."""
+
+
+def open_store(url: str) -> Store:
     if url.startswith("sqlite://"):
         from proctor.store.sqlite import SQLiteStore
 

@@ -77,4 +77,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_kind_at ON events (kind, at)",
         ),
     ),
+    Migration(
+        3,
+        "virtual keys",
+        (
+            # Only the sha256 of a secret is stored (see proctor.keys.record); `models` is a
+            # JSON array or NULL (all models), `metadata` a JSON object.
+            """
+            CREATE TABLE keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                tenant TEXT,
+                team TEXT,
+                "user" TEXT,
+                revoked_at DOUBLE PRECISION,
+                budget_usd DOUBLE PRECISION,
+                budget_period TEXT NOT NULL,
+                rpm INTEGER,
+                tpm INTEGER,
+                models TEXT,
+                metadata TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX keys_hash ON keys (hash)",
+            "CREATE INDEX keys_prefix ON keys (prefix)",
+        ),
+    ),
 )

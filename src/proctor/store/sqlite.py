@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from msgspec.structs import astuple
 
+from proctor.keys.record import KeyRecord
+from proctor.keys.rows import KEY_COLUMNS, key_from_row, key_row, pick_key, revoked
 from proctor.store.migrations import MIGRATIONS
 from proctor.store.records import COLUMNS, EVENT_COLUMNS, EventRecord, Record, RequestRecord
 
@@ -28,6 +30,9 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 
 _INSERT = _insert("requests", COLUMNS)
 _INSERT_EVENT = _insert("events", EVENT_COLUMNS)
+# Plain INSERT: a key id or secret hash that already exists is an error, never a replacement.
+_KEY_NAMES = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
+_INSERT_KEY = f"INSERT INTO keys ({_KEY_NAMES}) VALUES ({', '.join('?' for _ in KEY_COLUMNS)})"
 
 
 def path_of(url: str) -> str:
@@ -122,6 +127,71 @@ class SQLiteStore:
             return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
 
         return await self._run(count)
+
+    paramstyle = "qmark"  # SpendStore: sqlite3 takes ? placeholders
+
+    async def read_rows(
+        self, statements: Sequence[tuple[str, Sequence[object]]]
+    ) -> list[list[dict[str, Any]]]:
+        def read(db: sqlite3.Connection) -> list[list[dict[str, Any]]]:
+            # query_only makes SQLite itself refuse any write, whatever the statement text;
+            # it is safe to toggle because this connection is used from this one thread.
+            db.execute("PRAGMA query_only = ON")
+            try:
+                with db:  # one read transaction: every statement sees the same snapshot
+                    db.execute("BEGIN")
+                    return [
+                        [dict(row) for row in db.execute(sql, tuple(params))]
+                        for sql, params in statements
+                    ]
+            finally:
+                db.execute("PRAGMA query_only = OFF")
+
+        return await self._run(read)
+
+    # KeyStore. Key writes are rare and administrative: direct, each its own transaction.
+
+    async def create_key(self, record: KeyRecord) -> None:
+        row = key_row(record)
+
+        def create(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute(_INSERT_KEY, row)
+
+        await self._run(create)
+
+    async def list_keys(self, include_revoked: bool = False) -> list[KeyRecord]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+
+        def select(db: sqlite3.Connection) -> list[KeyRecord]:
+            cursor = db.execute(f"SELECT * FROM keys{where} ORDER BY created_at, id")
+            return [key_from_row(row) for row in cursor.fetchall()]
+
+        return await self._run(select)
+
+    async def all_keys(self) -> list[KeyRecord]:
+        return await self.list_keys(include_revoked=True)
+
+    async def revoke_key(self, id_or_prefix: str) -> KeyRecord:
+        def revoke(db: sqlite3.Connection) -> KeyRecord:
+            with db:
+                # IMMEDIATE: take the write lock before reading, so that the key cannot be
+                # revoked by another process between the read and the update.
+                db.execute("BEGIN IMMEDIATE")
+                cursor = db.execute(
+                    "SELECT * FROM keys WHERE id = ? OR prefix = ?", (id_or_prefix, id_or_prefix)
+                )
+                record = pick_key([key_from_row(row) for row in cursor], id_or_prefix)
+                if record.revoked_at is None:
+                    record = revoked(record)
+                    db.execute(
+                        "UPDATE keys SET revoked_at = ? WHERE id = ?",
+                        (record.revoked_at, record.id),
+                    )
+                return record
+
+        return await self._run(revoke)
 
 
 def migrate(db: sqlite3.Connection) -> list[int]:
