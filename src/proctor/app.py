@@ -35,6 +35,7 @@ from proctor import pipeline, providers
 from proctor.config import Config, SimProviderConfig
 from proctor.context import ChatStream, Context, Reply
 from proctor.cost.pricing import PriceTable
+from proctor.cost.tokenizer import preload as preload_tokenizers
 from proctor.errors import ProctorError
 from proctor.keys.keyring import Keyring, KeyringRefresher
 from proctor.limits.admission import Admission
@@ -151,6 +152,9 @@ class Gateway:
         await self.close()
 
     async def _build(self, config: Config) -> Runtime:
+        # Loading a vocabulary takes ~0.5 s: do it now, off the loop, not on a request.
+        models = [d.model for m in config.models.values() for d in m.deployments]
+        await asyncio.to_thread(preload_tokenizers, models)
         live: dict[str, Provider] = {}
         keep: dict[tuple[str, bytes], Provider] = {}
         for name, provider_config in config.providers.items():

@@ -62,8 +62,6 @@ def _with_store(config: Path | None, action: Callable[[KeyStore], Awaitable[T]])
         store = open_store(cfg.store.url)
     except ValueError as exc:
         raise _fail(f"store.url: {exc}", 2) from None
-    if not isinstance(store, KeyStore):
-        raise _fail(f"the store at {cfg.store.url} does not hold virtual keys", 2)
 
     async def run() -> T:
         await store.open()

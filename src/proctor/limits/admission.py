@@ -133,7 +133,7 @@ class Admission:
                 spent = await self.counter.adjust(
                     budget.counter_key, actual - reserved, budget.ttl_s
                 )
-                self._thresholds(budget, after_reserve - reserved, spent)
+                await self._thresholds(budget, after_reserve - reserved, spent)
             for limit, taken in held.tokens:
                 if limit.kind == "tokens":
                     used = float(tokens) if tokens is not None else 0.0
@@ -146,10 +146,16 @@ class Admission:
             self.failures += 1
             log.error("settling limits failed (%s): %s", type(exc).__name__, exc)
 
-    def _thresholds(self, budget: BoundBudget, before: float, after: float) -> None:
+    async def _thresholds(self, budget: BoundBudget, before: float, after: float) -> None:
         for fraction in budget.alerts:
             mark = fraction * budget.limit_usd
-            if before < mark <= after:
+            if not before < mark <= after:
+                continue
+            # Concurrent settlements (in this process or another replica) may all see the
+            # crossing; a once-per-period flag in the counter lets exactly one report it.
+            flag = f"{budget.counter_key}:alerted:{fraction}"
+            first = await self.counter.reserve(flag, 1.0, 1.0, budget.ttl_s)
+            if first.allowed:
                 self.emit(
                     "budget_threshold",
                     budget.label,

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 
 from proctor.config import TimeoutsConfig
 from proctor.context import Attempt, ChatStream, Context, Reply
+from proctor.cost.tokenizer import estimate_prompt_tokens
 from proctor.errors import (
     BadRequest,
     ProctorError,
@@ -34,7 +35,6 @@ from proctor.resilience.classify import RETRYABLE, classify, context_window
 from proctor.resilience.hedge import race
 from proctor.resilience.pins import PinWatch
 from proctor.resilience.steps import Skipped, Step
-from proctor.tokens import estimate_prompt_tokens
 from proctor.wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingResponse
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -136,9 +136,13 @@ class Executor:
         window = context_window(deployment.model, deployment.context_window)
         if window is None:
             return
+        # Admission already counted the prompt (with the chain's first model's tokenizer);
+        # close enough for every deployment of the chain.
         needed = ctx.notes.get("prompt_tokens_estimate")
         if needed is None:
-            needed = ctx.notes["prompt_tokens_estimate"] = estimate_prompt_tokens(request)
+            needed = ctx.notes["prompt_tokens_estimate"] = estimate_prompt_tokens(
+                request, deployment.model
+            )
         needed += request.output_limit or 0
         if needed > window:
             ctx.attempts.append(

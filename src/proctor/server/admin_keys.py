@@ -13,31 +13,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proctor.app import Gateway
-from proctor.errors import BadRequest, NotFound, ProctorError, ServiceUnavailable
-from proctor.keys import AmbiguousKey, KeyNotFound, KeyringRefresher, KeySpecError, spec_from_json
+from proctor.errors import BadRequest, NotFound, ProctorError
+from proctor.keys import AmbiguousKey, KeyNotFound, KeySpecError, spec_from_json
 from proctor.keys import issue as issue_key
 from proctor.server.admin import _authorize as authorize  # the one admin auth rule
 from proctor.server.http import error_response, read_body
-from proctor.store.base import KeyStore
 
 log = logging.getLogger("proctor.keys")
 MAX_BODY = 64 * 1024
 
 
-def _key_store(gateway: Gateway) -> KeyStore:
-    store = gateway.store
-    if not isinstance(store, KeyStore):
-        raise ServiceUnavailable("the configured store does not hold virtual keys")
-    return store
-
-
 async def _refresh(gateway: Gateway) -> None:
     """Reload this gateway's keyring now, so the change applies to its very next request."""
-    refresher = getattr(gateway, "keys", None)
-    if not isinstance(refresher, KeyringRefresher):
-        return
     try:
-        await refresher.refresh()
+        await gateway.refresher.refresh()
     except Exception:
         # The write is done and durable; the periodic reload will pick it up.
         log.exception("immediate keyring reload failed; the next periodic one will retry")
@@ -46,7 +35,7 @@ async def _refresh(gateway: Gateway) -> None:
 async def create_key(request: Request) -> Response:
     try:
         gateway = authorize(request)
-        store = _key_store(gateway)
+        store = gateway.store
         body = await read_body(request, MAX_BODY)
         try:
             spec = spec_from_json(body)
@@ -64,7 +53,7 @@ async def create_key(request: Request) -> Response:
 async def list_keys(request: Request) -> Response:
     try:
         gateway = authorize(request)
-        store = _key_store(gateway)
+        store = gateway.store
         include_revoked = request.query_params.get("all", "").lower() in ("1", "true", "yes")
     except ProctorError as exc:
         return error_response(exc, "openai")
@@ -77,7 +66,7 @@ async def revoke_key(request: Request) -> Response:
     key_id: str = request.path_params["key_id"]
     try:
         gateway = authorize(request)
-        store = _key_store(gateway)
+        store = gateway.store
         try:
             record = await store.revoke_key(key_id)
         except KeyNotFound as exc:
