@@ -104,11 +104,14 @@ def chat_plan(body: dict[str, Any]) -> Plan:
 
 
 def usage(plan: Plan, *, cached: int, reasoning: int) -> dict[str, Any]:
+    # As OpenAI reports them: cached tokens are part of prompt_tokens, reasoning tokens part
+    # of completion_tokens.
+    prompt = plan.prompt_tokens + cached
     completion = plan.completion_tokens + reasoning
     return {
-        "prompt_tokens": plan.prompt_tokens,
+        "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": plan.prompt_tokens + completion,
+        "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": reasoning,
