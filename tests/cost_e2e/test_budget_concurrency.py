@@ -21,6 +21,7 @@ import yaml
 from proctor import config as config_mod
 from proctor.cost.pricing import PriceTable, worst_case_usd
 from proctor.cost.tokenizer import estimate_prompt_tokens
+from proctor.limits.counter import SCALE, to_units
 from proctor.wire.types import ChatRequest, Message
 from tests.gateway_server import running_gateway
 from tests.services import redis_service  # noqa: F401  (fixture)
@@ -40,8 +41,13 @@ def _worst() -> float:
     return worst_case_usd(price, estimate_prompt_tokens(request, "small"), MAX_TOKENS)
 
 
+def _limit() -> float:
+    # Counters keep whole micro-dollars, so a reservation is the worst case rounded to one.
+    return 50 * to_units(_worst()) / SCALE
+
+
 def _raw_config(tmp_path: Path, name: str, redis: dict[str, Any] | None) -> dict[str, Any]:
-    limit = 50 * _worst()
+    limit = _limit()
     raw: dict[str, Any] = {
         "store": {"url": f"sqlite:///{tmp_path / name}", "flush_interval_ms": 20},
         "providers": {"sim": {"type": "sim", "ttft_ms": 300}},
@@ -89,7 +95,7 @@ def test_one_process_never_overspends(tmp_path: Path) -> None:
     time.sleep(0.3)
     spent, ok = _spent(tmp_path / "one.db")
     assert ok == statuses.count(200)
-    assert spent <= 50 * _worst() + _worst()
+    assert spent <= _limit() + _worst()
 
 
 def _free_port() -> int:
@@ -134,4 +140,4 @@ def test_three_processes_sharing_redis_never_overspend(
     assert statuses.count(200) >= 50
     assert statuses.count(200) + statuses.count(429) == 200
     spent = sum(_spent(db)[0] for db in dbs)
-    assert spent <= 50 * _worst() + _worst()
+    assert spent <= _limit() + _worst()

@@ -10,7 +10,7 @@ from proctor.config import BudgetConfig, RateLimitConfig
 from proctor.context import Context, Tags
 from proctor.errors import RateLimited, ServiceUnavailable
 from proctor.limits.admission import Admission
-from proctor.limits.counter import MemoryCounter
+from proctor.limits.counter import CounterUnavailable, MemoryCounter
 from proctor.limits.periods import period_end, period_id
 from proctor.limits.policy import Policy
 from proctor.wire.types import ChatRequest, Message
@@ -142,7 +142,7 @@ async def test_a_refused_budget_gives_back_the_rate_limit_tokens() -> None:
 
 class Broken(MemoryCounter):
     async def take(self, *args: Any) -> Any:
-        raise ConnectionError("redis is gone")
+        raise CounterUnavailable("redis is gone")
 
 
 async def test_backend_failure_fails_open_by_default_and_closed_when_asked() -> None:

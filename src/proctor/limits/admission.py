@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proctor.errors import RateLimited, ServiceUnavailable
-from proctor.limits.counter import Counter
+from proctor.errors import BadRequest, RateLimited, ServiceUnavailable
+from proctor.limits.counter import Counter, CounterUnavailable
 from proctor.limits.periods import utc_now
 from proctor.limits.policy import BoundBudget, BoundLimit
 
@@ -52,10 +52,10 @@ class Admission:
             await self._take_limits(limits, tokens, held, headers)
             if worst_usd is not None:
                 await self._reserve(budgets, worst_usd, held)
-        except RateLimited:
+        except (RateLimited, BadRequest):
             await self.release(held)
             raise
-        except Exception as exc:
+        except CounterUnavailable as exc:
             return await self._backend_failed(exc, held)
         return held
 
@@ -76,6 +76,13 @@ class Admission:
         tightest: dict[str, tuple[float, BoundLimit]] = {}
         for limit in limits:
             amount = 1.0 if limit.kind == "requests" else tokens
+            if amount > limit.capacity:
+                # No wait would ever let it through: say so instead of a 429 to retry forever.
+                raise BadRequest(
+                    f"this request needs ~{int(amount)} tokens, more than the limit of "
+                    f"{limit.label} allows in total",
+                    code="request_exceeds_rate_limit",
+                )
             decision = await self.counter.take(limit.counter_key, amount, limit.capacity, _MINUTE)
             if not decision.allowed:
                 wait = max(1, round(decision.retry_after_s + 0.5))
@@ -142,7 +149,7 @@ class Admission:
                     )
                 elif refund_requests:
                     await self.counter.give(limit.counter_key, taken, limit.capacity, _MINUTE)
-        except Exception as exc:
+        except CounterUnavailable as exc:
             self.failures += 1
             log.error("settling limits failed (%s): %s", type(exc).__name__, exc)
 

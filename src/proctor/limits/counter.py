@@ -23,6 +23,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class CounterUnavailable(Exception):
+    """The counter backend could not be reached or would not accept the write (Redis down,
+    timed out, pool exhausted, read-only replica after a failover). Whether to admit requests
+    anyway is the caller's policy. An operation that timed out may or may not have been
+    applied; it is never retried, so it is never applied twice."""
+
+
+# Budget sums are kept in whole micro-units (1e-6 USD) by every backend, so that decimal
+# amounts add up exactly (0.1 + 0.2 fits a limit of 0.3) and both backends agree.
+SCALE = 1_000_000
+
+
+def to_units(amount: float) -> int:
+    return round(amount * SCALE)
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
@@ -51,50 +67,78 @@ class Counter(Protocol):
 class _Bucket:
     tokens: float
     updated: float
+    capacity: float
+    period_s: float
+
+    def full_by(self, now: float) -> bool:
+        missing = self.capacity - self.tokens
+        return now - self.updated >= missing * self.period_s / self.capacity
 
 
 class MemoryCounter:
     """Single-process counters. Every method runs without awaiting, so each is atomic
-    with respect to the other coroutines of the event loop."""
+    with respect to the other coroutines of the event loop.
+
+    Keys are per subject (every user has a bucket), so entries that carry no information any
+    more (an expired sum, a bucket idle long enough to be full again) are swept now and then
+    to keep memory bounded by the active subjects.
+    """
+
+    SWEEP_EVERY = 10_000  # operations between sweeps
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._sums: dict[str, tuple[float, float]] = {}  # key -> (sum, expires at)
+        self._sums: dict[str, tuple[int, float]] = {}  # key -> (micro-units, expires at)
         self._buckets: dict[str, _Bucket] = {}
+        self._operations = 0
 
-    def _sum(self, key: str) -> float:
+    def _tick(self) -> None:
+        self._operations += 1
+        if self._operations % self.SWEEP_EVERY == 0:
+            self.sweep()
+
+    def _sum(self, key: str) -> int:
+        self._tick()
         entry = self._sums.get(key)
         if entry is None:
-            return 0.0
+            return 0
         value, expires = entry
         if expires <= self._clock():
             del self._sums[key]
-            return 0.0
+            return 0
         return value
+
+    def sweep(self) -> None:
+        now = self._clock()
+        self._sums = {k: v for k, v in self._sums.items() if v[1] > now}
+        self._buckets = {k: b for k, b in self._buckets.items() if not b.full_by(now)}
 
     async def reserve(self, key: str, amount: float, limit: float, ttl_s: float) -> Decision:
         current = self._sum(key)
-        if current + amount > limit:
-            return Decision(False, current)
-        self._sums[key] = (current + amount, self._clock() + ttl_s)
-        return Decision(True, current + amount)
+        after = current + to_units(amount)
+        if after > to_units(limit):
+            return Decision(False, current / SCALE)
+        self._sums[key] = (after, self._clock() + ttl_s)
+        return Decision(True, after / SCALE)
 
     async def adjust(self, key: str, delta: float, ttl_s: float) -> float:
-        value = self._sum(key) + delta
+        value = self._sum(key) + to_units(delta)
         self._sums[key] = (value, self._clock() + ttl_s)
-        return value
+        return value / SCALE
 
     async def spent(self, key: str) -> float:
-        return self._sum(key)
+        return self._sum(key) / SCALE
 
     def _refill(self, key: str, capacity: float, period_s: float) -> _Bucket:
+        self._tick()
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(capacity, now)
+            bucket = self._buckets[key] = _Bucket(capacity, now, capacity, period_s)
         else:
             rate = capacity / period_s
             bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
+            bucket.capacity, bucket.period_s = capacity, period_s
             bucket.updated = now
         return bucket
 

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from proctor.limits.counter import Decision
+from proctor.limits.counter import CounterUnavailable, Decision
 
 # Budgets are stored as integers of micro-units (1e-6 USD, or of whatever the budget counts)
 # rather than INCRBYFLOAT strings. Why: INCRBYFLOAT keeps a binary long double, so decimal
@@ -108,13 +108,6 @@ save(math.min(capacity, tokens + amount))
 return 1
 """
 )
-
-
-class CounterUnavailable(Exception):
-    """Redis could not be reached or would not accept the write (down, timed out, pool
-    exhausted, read-only replica after a failover). Whether to admit requests anyway is the
-    caller's policy. An operation that timed out may or may not have been applied; it is
-    never retried here, so it is never applied twice."""
 
 
 def _micro(amount: float) -> int:
