@@ -22,9 +22,50 @@ def validate(config: Config) -> None:
     _check_providers(config)
     _check_models(config)
     _check_fallback_cycles(config)
+    _check_costs(config)
     if config.drills.every_s is not None:
         _positive(config.drills.every_s, "$.drills.every_s")
     _positive(config.drills.max_tokens, "$.drills.max_tokens")
+
+
+def _check_costs(config: Config) -> None:
+    _check_prices(config)
+    _check_budgets_and_limits(config)
+    _positive(config.keys.refresh_s, "$.keys.refresh_s")
+    _positive(config.keys.default_max_tokens, "$.keys.default_max_tokens")
+    if config.redis.url is not None and not config.redis.url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError("`$.redis.url` must start with redis://, rediss:// or unix://")
+
+
+def _check_prices(config: Config) -> None:
+    for name, price in config.pricing.items():
+        for field in ("input", "output", "cached_input", "cache_write", "reasoning"):
+            value = getattr(price, field)
+            if value is not None and not 0 <= value < 1e6:
+                raise ConfigError(
+                    f"`$.pricing.{name}.{field}` must be a price in USD per million tokens "
+                    f"(0 or more), got {value}"
+                )
+
+
+def _check_budgets_and_limits(config: Config) -> None:
+    for i, budget in enumerate(config.budgets):
+        where = f"$.budgets[{i}]"
+        if not 0 < budget.limit_usd < 1e9:
+            raise ConfigError(f"`{where}.limit_usd` must be positive, got {budget.limit_usd}")
+        for fraction in budget.alerts:
+            if not 0 < fraction <= 1:
+                raise ConfigError(f"`{where}.alerts` must be fractions in (0, 1], got {fraction}")
+    for i, limit in enumerate(config.limits):
+        where = f"$.limits[{i}]"
+        if limit.rpm is None and limit.tpm is None:
+            raise ConfigError(f"`{where}` sets neither rpm nor tpm")
+        for field in ("rpm", "tpm"):
+            value = getattr(limit, field)
+            if value is not None and not 0 < value < 2**31:
+                raise ConfigError(f"`{where}.{field}` must be a positive count, got {value}")
 
 
 def _check_server_and_store(config: Config) -> None:
