@@ -53,7 +53,7 @@ from proctor.stages.identify import Identify
 from proctor.stages.route import Route, plans_from
 from proctor.stages.settle import Pricer, Settle
 from proctor.store.base import Store, open_store
-from proctor.store.records import EventRecord, record_of
+from proctor.store.records import EventRecord
 from proctor.store.writer import BatchWriter
 from proctor.wire.openai import (
     RequestLimits,
@@ -257,7 +257,7 @@ class Gateway:
 
     async def run(self, ctx: Context) -> Reply:
         """Run one request through the pipeline; the record is written when it finishes."""
-        ctx.on_finish.append(lambda: self.writer.submit(record_of(ctx)))
+        ctx.on_finish.append(lambda: self.writer.submit(ctx))
         try:
             reply = await self.runtime.handle(ctx)
         except ProctorError as exc:
@@ -281,7 +281,7 @@ class Gateway:
     def record_rejected(self, ctx: Context, error: ProctorError) -> None:
         """Log a request that was refused before it reached the pipeline (bad input)."""
         ctx.status, ctx.error = error.status, error.message
-        ctx.on_finish.append(lambda: self.writer.submit(record_of(ctx)))
+        ctx.on_finish.append(lambda: self.writer.submit(ctx))
         ctx.finish()
 
     async def chat(
