@@ -3,6 +3,7 @@
 The same code as `proctor bench overhead`; options are passed through, e.g.
 
     .venv/bin/python bench/overhead.py --requests 2000 --rounds 3 --json
+    .venv/bin/python bench/overhead.py --compare-metering   # cost and limit stages (issue 4)
 
 Figures and the command that produced them are recorded in docs/BENCHMARKS.md.
 """

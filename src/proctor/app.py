@@ -32,11 +32,13 @@ import msgspec
 
 from proctor import config as config_mod
 from proctor import pipeline, providers
-from proctor.config import Config, SimProviderConfig
+from proctor.alerts import AlertEngine
+from proctor.config import Config, ConfigError, SimProviderConfig
 from proctor.context import ChatStream, Context, Reply
 from proctor.cost.pricing import PriceTable
 from proctor.cost.tokenizer import preload as preload_tokenizers
 from proctor.errors import ProctorError
+from proctor.feedback import FeedbackService
 from proctor.keys.keyring import Keyring, KeyringRefresher
 from proctor.limits.admission import Admission
 from proctor.limits.backends import open_counter
@@ -47,7 +49,7 @@ from proctor.resilience.breaker import MemoryBreakers
 from proctor.resilience.executor import Executor
 from proctor.resilience.paths import DrillReport, Scheduler, chain_paths, drill, probe
 from proctor.resilience.pins import PinWatch
-from proctor.stages.admit import Admit, Inflight, estimate_tokens, model_costs
+from proctor.stages.admit import Admit, CostBook, Inflight, estimate_tokens
 from proctor.stages.call import Call
 from proctor.stages.identify import Identify
 from proctor.stages.route import Route, plans_from
@@ -55,6 +57,8 @@ from proctor.stages.settle import Pricer, Settle
 from proctor.store.base import Store, open_store
 from proctor.store.records import EventRecord
 from proctor.store.writer import BatchWriter
+from proctor.telemetry.metrics import Metrics
+from proctor.telemetry.tracing import Tracer
 from proctor.wire.openai import (
     RequestLimits,
     check_chat_request,
@@ -105,6 +109,13 @@ class Gateway:
             batch_size=store_config.batch_size,
             max_buffered=store_config.queue_size,
         )
+        self.alerts = AlertEngine(self._initial.alerts, emit=self.emit)
+        self.writer.observers.append(self.alerts.observe)
+        self.metrics = Metrics(self)
+        self.writer.observers.append(self.metrics.observe)
+        self.tracer = Tracer(self.store)  # trace spans, built after each request
+        self.writer.observers.append(self.tracer.observe)
+        self.feedback = FeedbackService(self.store, self.writer, self._initial.feedback)
         # Replaced providers and how long their slowest in-flight call may still take.
         self._retired: list[tuple[Provider, float]] = []
         self._background: set[asyncio.Future[None]] = set()
@@ -125,7 +136,9 @@ class Gateway:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.feedback.start()
         self.writer.start()
+        self.alerts.start()
         await self.refresher.start()
         self._runtime = await self._build(self._initial)
         self._restart_jobs()
@@ -138,7 +151,9 @@ class Gateway:
         if self._settling:  # budget settlements of the last requests
             await asyncio.gather(*self._settling, return_exceptions=True)
         await self.counter.close()
+        await self.alerts.close()
         await self.writer.close()
+        await self.tracer.close()
         await self.store.close()
         for provider in [*self._providers.values(), *(p for p, _ in self._retired)]:
             await provider.close()
@@ -155,15 +170,7 @@ class Gateway:
         # Loading a vocabulary takes ~0.5 s: do it now, off the loop, not on a request.
         models = [d.model for m in config.models.values() for d in m.deployments]
         await asyncio.to_thread(preload_tokenizers, models)
-        live: dict[str, Provider] = {}
-        keep: dict[tuple[str, bytes], Provider] = {}
-        for name, provider_config in config.providers.items():
-            key = (name, msgspec.json.encode(provider_config))
-            provider = self._providers.get(key)
-            if provider is None:
-                provider = providers.create(name, provider_config)
-                await provider.start()
-            live[name] = keep[key] = provider
+        live, keep = await self._providers_for(config)
         # Providers no longer configured are closed later, once in-flight calls are done.
         self._retired.extend(
             (p, self.runtime.config.providers[k[0]].timeout_s)
@@ -172,6 +179,7 @@ class Gateway:
         )
         self._providers = keep
         self.inflight.limit = config.server.max_inflight
+        self.tracer.configure(config)
         self.refresher.interval_s = config.keys.refresh_s
         server = config.server
         route = Route(plans_from(config), frozenset(config.providers), self.balancer)
@@ -182,11 +190,12 @@ class Gateway:
             self.inflight,
             Admission(self.counter, self.emit, fail_closed=config.redis.fail_closed),
             Policy(config.budgets, config.limits, config.redis.prefix),
-            model_costs(route, pricer),
+            CostBook(route, pricer),
             estimate_tokens,
             config.keys.default_max_tokens,
             self._settling,
         )
+        self.metrics.watch_admission(admit.admission)
         stages: list[pipeline.Stage] = [
             Identify(frozenset(server.open_hosts), self.keyring),
             Settle(pricer),
@@ -206,9 +215,38 @@ class Gateway:
             ),
         )
 
+    async def _providers_for(
+        self, config: Config
+    ) -> tuple[dict[str, Provider], dict[tuple[str, bytes], Provider]]:
+        """The adapters for `config`: unchanged ones reused, new ones created and started.
+
+        If an adapter refuses its settings nothing changes: the ones created here are closed
+        and a ConfigError says which provider and why, so a bad edit keeps the old config.
+        """
+        live: dict[str, Provider] = {}
+        keep: dict[tuple[str, bytes], Provider] = {}
+        created: list[Provider] = []
+        try:
+            for name, provider_config in config.providers.items():
+                key = (name, msgspec.json.encode(provider_config))
+                provider = self._providers.get(key)
+                if provider is None:
+                    provider = providers.create(name, provider_config)
+                    created.append(provider)
+                    await provider.start()
+                live[name] = keep[key] = provider
+        except Exception as exc:
+            for provider in created:
+                await provider.close()
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"`$.providers`: {type(exc).__name__}: {exc}") from exc
+        return live, keep
+
     async def reload(self, config: Config) -> None:
         """Apply a new configuration to the next request; in-flight ones are untouched."""
         self._runtime = await self._build(config)
+        await self.alerts.reload(config.alerts)
         self._restart_jobs()
         retired, self._retired = self._retired, []
         if retired:
@@ -257,6 +295,7 @@ class Gateway:
 
     async def run(self, ctx: Context) -> Reply:
         """Run one request through the pipeline; the record is written when it finishes."""
+        self.feedback.stamp(ctx, self.runtime.config)
         ctx.on_finish.append(lambda: self.writer.submit(ctx))
         try:
             reply = await self.runtime.handle(ctx)
@@ -276,7 +315,9 @@ class Gateway:
     def emit(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
         """Record an operational event (alert sinks read these); never blocks."""
         log.warning("event %s on %s: %s", kind, subject, detail)
+        self.metrics.count_event(kind)
         self.writer.submit(EventRecord.create(kind, subject, detail))
+        self.alerts.on_event(kind, subject, detail)
 
     def record_rejected(self, ctx: Context, error: ProctorError) -> None:
         """Log a request that was refused before it reached the pipeline (bad input)."""

@@ -110,6 +110,8 @@ class Context:
     started_ns: int = field(default_factory=time.perf_counter_ns)
     # Inclusive time spent in each stage, in nanoseconds, in pipeline order.
     stage_ns: dict[str, int] = field(default_factory=dict)
+    # When each stage started, in nanoseconds after `started_ns` (trace spans are built from it).
+    stage_start_ns: dict[str, int] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     deployment: str | None = None

@@ -30,6 +30,7 @@ def _timed(stage: Stage, call_next: Next) -> Next:
         # Registered on entry so that the order of `stage_ns` is the pipeline's order.
         ctx.stage_ns[name] = 0
         start = clock()
+        ctx.stage_start_ns[name] = start - ctx.started_ns
         try:
             return await stage(ctx, call_next)
         finally:

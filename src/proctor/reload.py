@@ -63,12 +63,16 @@ class ConfigWatcher:
     async def reload_file(self) -> Config | None:
         try:
             config = await asyncio.to_thread(config_mod.load, self.path)
+            async with self._lock:
+                await self.gateway.reload(config)
         except ConfigError as exc:
             self.last_error = str(exc)
             log.error("config edit rejected, keeping the running config: %s", exc)
             return None
-        async with self._lock:
-            await self.gateway.reload(config)
+        except Exception as exc:  # the watcher must outlive any one bad edit
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("config edit failed to apply, keeping the running config")
+            return None
         self.last_error = None
         return config
 

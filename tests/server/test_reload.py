@@ -153,8 +153,13 @@ def test_edit_changes_server_limits(gw: Reloadable, tmp_path: Path) -> None:
         (lambda cfg: cfg.update(modles={}), ["modles"]),
         (lambda cfg: cfg["providers"]["sim"].update(error_rate=7), ["error_rate"]),
         (lambda cfg: cfg["models"]["small"].update(fallbacks=["small"]), ["cycle"]),
+        # Valid to the schema, refused by the adapter when built: `compatible` needs a URL.
+        (
+            lambda cfg: cfg["providers"].update(odd={"type": "openai", "profile": "compatible"}),
+            ["base_url"],
+        ),
     ],
-    ids=["unknown-provider", "unknown-section", "out-of-range", "fallback-cycle"],
+    ids=["unknown-provider", "unknown-section", "out-of-range", "fallback-cycle", "adapter"],
 )
 def test_invalid_edit_is_rejected_and_old_config_keeps_serving(
     gw: Reloadable,
@@ -344,3 +349,27 @@ def test_stream_in_flight_finishes_across_a_reload(
         return row is not None and row[0] == 200
 
     wait_for(logged, "the stream's record")
+
+
+def test_put_config_refused_by_an_adapter_is_a_400(gw: Reloadable, tmp_path: Path) -> None:
+    config = config_dict(tmp_path, small="sim")
+    config["providers"]["odd"] = {"type": "openai", "profile": "compatible"}
+    reply = gw.put_config(dump(config))
+    assert reply.status_code == 400
+    assert "base_url" in reply.json()["error"]["message"]
+    assert gw.chat("small").status_code == 200
+
+
+def test_admin_config_hides_credentials(gw: Reloadable, tmp_path: Path) -> None:
+    config = config_dict(tmp_path, small="sim")
+    config["providers"]["up"] = {
+        "type": "openai",
+        "api_key": "sk-secret",
+        "base_url": "http://user:pw@127.0.0.1:9/v1",
+        "headers": {"x-token": "hunter2"},
+    }
+    assert gw.put_config(dump(config)).status_code == 200
+    shown = gw.http.get("/admin/config").text
+    for secret in ("sk-secret", "hunter2", "user:pw"):
+        assert secret not in shown
+    assert "x-token" in shown

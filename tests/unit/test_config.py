@@ -105,3 +105,16 @@ def test_unknown_field_in_a_named_entry_names_the_entry() -> None:
         config_mod.parse("providers: {p: {type: sim, foo: 1}}")
     assert "unknown field `foo`" in str(caught.value)
     assert "$.providers.p" in str(caught.value)
+
+
+def test_environment_values_fill_numbers_and_empty_uses_the_default() -> None:
+    config = config_mod.parse(
+        "server: {port: '${PORT}', host: '${HOST:-127.0.0.1}'}", env={"PORT": "9100", "HOST": ""}
+    )
+    assert config.server.port == 9100
+    assert config.server.host == "127.0.0.1"
+
+
+def test_postgres_store_is_refused_until_it_exists() -> None:
+    with pytest.raises(ConfigError, match="PostgreSQL store is not available"):
+        config_mod.parse("store: {url: 'postgresql://x/y'}")

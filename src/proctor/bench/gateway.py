@@ -2,7 +2,8 @@
 log), with a config whose one provider is the bench upstream and whose request log is on.
 
 `python -m proctor.bench.gateway --upstream http://127.0.0.1:PORT/v1 --db FILE` prints
-`listening <port>` once it answers, and stops when its standard input closes.
+`listening <port>` once it answers, and stops when its standard input closes. `--metering
+memory|redis` adds prices, budgets and rate limits (see `proctor.bench.metering`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from proctor import config as config_mod
+from proctor.bench.metering import MODES, Metering, config_sections
 from proctor.bench.upstream import bind, exit_when_stdin_closes, pin
 from proctor.config import Config
 
@@ -22,8 +24,16 @@ MODEL = "bench-model"
 UPSTREAM_MODEL = "bench-upstream"
 
 
-def bench_config(upstream: str | None, db_path: str, provider: str = "openai") -> Config:
-    """One public model on one deployment; `provider="sim"` answers in-process instead."""
+def bench_config(
+    upstream: str | None,
+    db_path: str,
+    provider: str = "openai",
+    metering: Metering = "off",
+    redis_url: str | None = None,
+    redis_prefix: str | None = None,
+) -> Config:
+    """One public model on one deployment; `provider="sim"` answers in-process instead.
+    With metering, also prices, budgets and rate limits, in memory or in Redis."""
     if provider == "openai":
         assert upstream is not None
         provider_config: dict[str, Any] = {"type": "openai", "base_url": upstream, "api_key": "x"}
@@ -34,6 +44,7 @@ def bench_config(upstream: str | None, db_path: str, provider: str = "openai") -
             "store": {"url": f"sqlite:///{db_path}"},
             "providers": {"up": provider_config},
             "models": {MODEL: {"deployments": [{"provider": "up", "model": UPSTREAM_MODEL}]}},
+            **config_sections(metering, UPSTREAM_MODEL, redis_url, redis_prefix),
         },
         env={},
     )
@@ -73,11 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--provider", choices=("openai", "sim"), default="openai")
     parser.add_argument("--db", required=True, help="SQLite file for the request log")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--metering", choices=MODES, default="off")
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--redis-prefix", default=None)
     parser.add_argument("--cpus", default=None)
     args = parser.parse_args(argv)
     pin(args.cpus)
     sock = bind("127.0.0.1", args.port)
-    app = create_app(bench_config(args.upstream, args.db, args.provider))
+    config = bench_config(
+        args.upstream, args.db, args.provider, args.metering, args.redis_url, args.redis_prefix
+    )
+    app = create_app(config)
     server = _Server(
         uvicorn.Config(
             app,

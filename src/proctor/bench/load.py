@@ -7,7 +7,8 @@ number of requests or runs for a duration; its warm-up requests are sent first a
 
 Per request it measures the total latency (send to last byte) and, for streams, the time to
 the first byte of the body (the first content event); from the gateway it also reads the
-`Server-Timing` header and sums each stage.
+`Server-Timing` header and sums each stage, and counts the answers that carry the metering
+headers (`x-proctor-cost-usd`, `x-ratelimit-*`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class PhaseSpec(msgspec.Struct, frozen=True):
     # Spread the workers' first requests over this many seconds, so that with a slow
     # upstream they do not move in lockstep waves (all answers arriving at once).
     stagger_s: float = 0.0
+    # Sent with every request: a virtual key (`authorization`) and the OpenAI `user` field.
+    headers: dict[str, str] = {}
+    user: str | None = None
 
 
 class Summary(msgspec.Struct):
@@ -64,6 +68,9 @@ class PhaseResult(msgspec.Struct):
     # That CPU time over the phase's wall time: near 1.0 when a saturated server had its
     # CPU to itself, lower when other processes took turns on it.
     server_cpu_share: float = 0.0
+    # Of the `completed` 200s, how many carried `x-proctor-cost-usd` and `x-ratelimit-*`.
+    with_cost: int = 0
+    with_ratelimit: int = 0
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -89,15 +96,16 @@ def summarize(values_ns: list[int]) -> Summary | None:
     )
 
 
-def request_body(model: str, stream: bool) -> bytes:
-    return msgspec.json.encode(
-        {
-            "model": model,
-            "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
-            "max_tokens": 16,
-            "stream": stream,
-        }
-    )
+def request_body(model: str, stream: bool, user: str | None = None) -> bytes:
+    body: dict[str, object] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+        "max_tokens": 16,
+        "stream": stream,
+    }
+    if user is not None:
+        body["user"] = user
+    return msgspec.json.encode(body)
 
 
 class _Tally:
@@ -108,6 +116,8 @@ class _Tally:
         self.timing_count = 0
         self.errors = 0
         self.first_error: str | None = None
+        self.with_cost = 0
+        self.with_ratelimit = 0
 
     def fail(self, message: str) -> None:
         self.errors += 1
@@ -138,7 +148,10 @@ async def _one(
             else:
                 await response.read()
             status = response.status
-            timing = response.headers.get("server-timing")
+            headers = response.headers
+            timing = headers.get("server-timing")
+            cost = "x-proctor-cost-usd" in headers
+            ratelimit = "x-ratelimit-limit-requests" in headers
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         if tally is not None:
             tally.fail(f"{type(exc).__name__}: {exc}")
@@ -150,6 +163,8 @@ async def _one(
         tally.fail(f"HTTP {status}")
         return
     tally.latency.append(end - start)
+    tally.with_cost += cost
+    tally.with_ratelimit += ratelimit
     if first:
         tally.ttfb.append(first - start)
     if timing:
@@ -164,7 +179,7 @@ async def _drive(
     tally: _Tally | None,
 ) -> None:
     """`concurrency` workers; stop after `count` requests, or at the deadline if count is 0."""
-    body = request_body(spec.model, spec.stream)
+    body = request_body(spec.model, spec.stream, spec.user)
     remaining = count
     clock = time.perf_counter_ns
 
@@ -188,7 +203,7 @@ async def run_phase(spec: PhaseSpec, progress: Callable[[float], None]) -> Phase
     connector = aiohttp.TCPConnector(limit=spec.concurrency, force_close=False)
     async with aiohttp.ClientSession(
         connector=connector,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **spec.headers},
         skip_auto_headers=("User-Agent",),
         timeout=aiohttp.ClientTimeout(total=60),
     ) as session:
@@ -225,6 +240,8 @@ async def run_phase(spec: PhaseSpec, progress: Callable[[float], None]) -> Phase
         ttfb=summarize(tally.ttfb),
         server_timing={k: v / count for k, v in tally.timing_sum.items()},
         first_error=tally.first_error,
+        with_cost=tally.with_cost,
+        with_ratelimit=tally.with_ratelimit,
     )
 
 

@@ -85,10 +85,14 @@ class Child:
         self._stderr.seek(max(0, end - size))
         return self._stderr.read().decode(errors="replace").strip() or "(no output)"
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Close stdin, which makes the child exit; `stop` then waits for it."""
         if self.process.stdin is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

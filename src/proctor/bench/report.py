@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from proctor.bench import compare
 from proctor.bench.load import Summary
-from proctor.bench.runner import Cell, Report
+from proctor.bench.results import Cell, Report, Throughput
 
 SHARED_CPUS_NOTE = (
     "The load generator, the upstream and the gateway run on the same machine and share its "
@@ -35,19 +36,29 @@ class Target:
         return f"{self.name}: {self.value:,.2f} {self.unit} (target {sign} {self.limit:,g})"
 
 
-def targets(report: Report) -> list[Target]:
+def targets_of(cells: list[Cell], throughput: Throughput | None, tag: str = "") -> list[Target]:
     """The issue's targets: added p50 <= 1 ms and p99 <= 5 ms at c=32; >= 1,500 req/s."""
     found: list[Target] = []
-    for cell in report.cells:
+    for cell in cells:
         if cell.concurrency == 32:
             kind = "stream" if cell.stream else "non-stream"
-            found.append(Target(f"added p50, {kind}, c=32", cell.added.p50, 1.0, "ms"))
-            found.append(Target(f"added p99, {kind}, c=32", cell.added.p99, 5.0, "ms"))
-    if report.throughput is not None:
-        found.append(
-            Target("gateway throughput, non-stream", report.throughput.gateway_rps, 1500, "req/s")
-        )
+            found.append(Target(f"{tag}added p50, {kind}, c=32", cell.added.p50, 1.0, "ms"))
+            found.append(Target(f"{tag}added p99, {kind}, c=32", cell.added.p99, 5.0, "ms"))
+    if throughput is not None:
+        name = f"{tag}gateway throughput, non-stream"
+        found.append(Target(name, throughput.gateway_rps, 1500, "req/s"))
     return found
+
+
+def targets(report: Report) -> list[Target]:
+    """The targets for every gateway of the run (tagged with its metering when compared)."""
+    if not report.compare:
+        return targets_of(report.cells, report.throughput)
+    return [
+        target
+        for mode in compare.modes(report)
+        for target in targets_of(mode.cells, mode.throughput, f"metering {mode.metering}, ")
+    ]
 
 
 def _ms(value: float) -> str:
@@ -207,6 +218,50 @@ def print_report(report: Report, console: Console) -> None:
     console.print(f"provider: {m.provider}; request log {m.request_log}")
     delay = report.upstream_delay_ms
     console.print(f"upstream answers after {delay:g} ms" if delay else "upstream answers at once")
+    console.print(f"metering: {metering_setup(report)}")
+    if report.compare:
+        _print_compare(report, console)
+    else:
+        _print_tables(report, console)
+    for ok, line in compare.check_lines(report):
+        console.print(f"{'[green]verified[/green]' if ok else '[red]NOT verified[/red]'}: {line}")
+    for target in targets(report):
+        mark = "[green]met[/green]" if target.met else "[red]NOT met[/red]"
+        console.print(f"target {mark}: {target.describe()}")
+    errors = sum(c.errors for m in compare.modes(report) for c in m.cells)
+    errors += sum(m.throughput.errors for m in compare.modes(report) if m.throughput)
+    if errors:
+        console.print(f"[red]{errors} requests failed during the run[/red]")
+    console.print(f"[dim]{SHARED_CPUS_NOTE}[/dim]")
+
+
+def metering_setup(report: Report) -> str:
+    names = [m.metering for m in compare.modes(report)]
+    text = ", ".join(names) + (" (compared in the same rounds)" if len(names) > 1 else "")
+    if names != ["off"]:
+        text += (
+            "; metered: price for the bench model, global daily + per-user budgets, per-user "
+            "rpm/tpm (limits never reached), a virtual key and a `user` on every request"
+        )
+    if report.machine.redis:
+        text += f"; {report.machine.redis}"
+    return text
+
+
+def _print_compare(report: Report, console: Console) -> None:
+    title = f"Added latency and gateway CPU by metering (median of {report.rounds} rounds), ms"
+    console.print(_table(title, compare.LATENCY_HEADERS, compare.latency_rows(report)))
+    rows = compare.throughput_rows(report)
+    if rows:
+        title = "Throughput by metering, non-stream, one gateway process"
+        console.print(_table(title, compare.THROUGHPUT_HEADERS, rows))
+    headers, rows = compare.timing_rows(report)
+    if rows:
+        title = "Mean Server-Timing per stage (exclusive ms) by metering"
+        console.print(_table(title, headers, rows))
+
+
+def _print_tables(report: Report, console: Console) -> None:
     if report.cells:
         title = f"Latency, ms (median of {report.rounds} rounds; added = gateway - direct)"
         console.print(_table(title, LATENCY_HEADERS, latency_rows(report)))
@@ -237,14 +292,6 @@ def print_report(report: Report, console: Console) -> None:
             f"({t.gateway_cpu_us:,.0f} µs, i.e. {1e6 / max(t.gateway_cpu_us, 1e-9):,.0f} req/s "
             "per CPU-second) is the steadier capacity figure.[/yellow]"
         )
-    for target in targets(report):
-        mark = "[green]met[/green]" if target.met else "[red]NOT met[/red]"
-        console.print(f"target {mark}: {target.describe()}")
-    errors = sum(c.errors for c in report.cells)
-    errors += report.throughput.errors if report.throughput else 0
-    if errors:
-        console.print(f"[red]{errors} requests failed during the run[/red]")
-    console.print(f"[dim]{SHARED_CPUS_NOTE}[/dim]")
 
 
 def _md(headers: list[str], rows: list[list[str]]) -> str:
@@ -255,6 +302,23 @@ def _md(headers: list[str], rows: list[list[str]]) -> str:
 
 def markdown(report: Report) -> str:
     """The tables as Markdown, for docs/BENCHMARKS.md."""
+    parts = [f"Metering: {metering_setup(report)}."]
+    if report.compare:
+        parts.append(_md(compare.LATENCY_HEADERS, compare.latency_rows(report)))
+        if compare.throughput_rows(report):
+            parts.append(_md(compare.THROUGHPUT_HEADERS, compare.throughput_rows(report)))
+        parts.append(_md(*compare.timing_rows(report)))
+    else:
+        parts += _markdown_tables(report)
+    checks = compare.check_lines(report)
+    parts.append("\n".join(f"- {'verified' if ok else 'NOT verified'}: {t}" for ok, t in checks))
+    parts.append(
+        "\n".join(f"- {'met' if t.met else 'NOT met'}: {t.describe()}" for t in targets(report))
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_tables(report: Report) -> list[str]:
     parts = []
     if report.cells:
         parts.append(_md(LATENCY_HEADERS, latency_rows(report)))
@@ -268,7 +332,4 @@ def markdown(report: Report) -> str:
     headers, rows = timing_table(report)
     if rows:
         parts.append(_md(headers, rows))
-    parts.append(
-        "\n".join(f"- {'met' if t.met else 'NOT met'}: {t.describe()}" for t in targets(report))
-    )
-    return "\n\n".join(parts) + "\n"
+    return parts

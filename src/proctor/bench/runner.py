@@ -1,10 +1,14 @@
-"""Orchestration: start the three processes, run the phases, reduce rounds to medians.
+"""Orchestration: start the processes, run the phases, reduce rounds to medians.
 
 Overhead is measured in one run against one upstream: every cell (stream or not, at each
 concurrency) runs a direct phase and a gateway phase back to back, in alternating order from
 round to round so that drift on a shared machine hits both paths alike. The added latency of
 a round is the gateway percentile minus the direct percentile; the report gives the median
 over rounds of each figure.
+
+With `--compare-metering` three gateways run side by side on the gateway's CPU (metering
+off, in memory, in Redis), only one of them under load at a time; each round runs the direct
+phase and the three gateway phases back to back, the order rotating from round to round.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -22,12 +25,27 @@ from dataclasses import dataclass
 
 import msgspec
 
+from proctor.bench import metering as metering_mod
 from proctor.bench.gateway import MODEL, UPSTREAM_MODEL, openai_adapter_available
-from proctor.bench.load import PhaseResult, PhaseSpec, Summary
+from proctor.bench.load import PhaseResult, PhaseSpec
+from proctor.bench.metering import DEFAULT_REDIS_URL, Metering, MeteringCheck
 from proctor.bench.procs import Child, ChildFailed, Placement, pin_self, placement
+from proctor.bench.results import (
+    Cell,
+    Machine,
+    Report,
+    Section,
+    Throughput,
+    reduce_cell,
+    reduce_throughput,
+    versus,
+)
+
+__all__ = ["Bench", "Cell", "Machine", "Options", "Report", "Throughput", "run", "started"]
 
 # (phase number, phases in all, fraction of this phase done, label)
 Progress = Callable[[int, int, float, str], None]
+Pairs = dict[tuple[bool, int], list[tuple[PhaseResult, PhaseResult]]]
 
 
 @dataclass(frozen=True)
@@ -42,76 +60,30 @@ class Options:
     throughput_rounds: int = 2
     pin: bool = True
     upstream_delay_ms: float = 0.0
-
-
-class Machine(msgspec.Struct):
-    date: str
-    cpus: int
-    cpu_model: str
-    python: str
-    platform: str
-    placement: str
-    provider: str
-    request_log: str
-    # 1-minute load average before and after the run: how busy the shared machine was.
-    load_before: float
-    load_after: float
-
-
-class Cell(msgspec.Struct):
-    """One (stream?, concurrency) combination: medians over rounds, in milliseconds."""
-
-    stream: bool
-    concurrency: int
-    requests: int
-    direct: Summary
-    gateway: Summary
-    added: Summary
-    direct_ttfb: Summary | None
-    gateway_ttfb: Summary | None
-    added_ttfb: Summary | None
-    direct_rps: float
-    gateway_rps: float
-    upstream_cpu_us: float  # per request, CPU of the upstream process (direct phases)
-    gateway_cpu_us: float  # per request, CPU of the gateway process, all its threads
-    added_p50_rounds: list[float]
-    added_p99_rounds: list[float]
-    server_timing: dict[str, float]
-    errors: int
-
-
-class Throughput(msgspec.Struct):
-    concurrency: int
-    duration_s: float
-    direct_rps: float
-    gateway_rps: float
-    direct_rps_rounds: list[float]
-    gateway_rps_rounds: list[float]
-    upstream_cpu_us: float
-    gateway_cpu_us: float
-    # Share of one CPU the gateway got while saturated; well below 1 means other processes
-    # ran on its CPU, and `1e6 / gateway_cpu_us` is the better estimate of its capacity.
-    gateway_cpu_share: float
-    gateway_latency: Summary
-    server_timing: dict[str, float]
-    errors: int
-
-
-class Report(msgspec.Struct):
-    command: str
-    machine: Machine
-    rounds: int
-    upstream_delay_ms: float
-    cells: list[Cell]
-    throughput: Throughput | None
+    # One gateway per mode; the first is the one `Report.cells` describes.
+    metering: tuple[Metering, ...] = ("off",)
+    redis_url: str = DEFAULT_REDIS_URL
 
 
 class Bench:
-    """The running processes: upstream, gateway, load generator."""
+    """The running processes: upstream, one gateway per metering mode, load generator."""
 
-    def __init__(self, upstream: Child, gateway: Child, load: Child, provider: str) -> None:
-        self.upstream, self.gateway, self.load = upstream, gateway, load
+    def __init__(
+        self,
+        upstream: Child,
+        gateways: dict[str, Child],
+        load: Child,
+        provider: str,
+        secret: str | None,
+    ) -> None:
+        self.upstream, self.gateways, self.load = upstream, gateways, load
         self.provider = provider
+        self.secret = secret
+        self.checks = {mode: MeteringCheck(mode) for mode in gateways}
+        self.redis: str | None = None  # description; set when a gateway meters in Redis
+        self.redis_url = ""
+        self._redis_cpu_s = 0.0
+        self._redis_served = 0
 
     @property
     def direct_url(self) -> str:
@@ -119,10 +91,47 @@ class Bench:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway.port}/v1/chat/completions"
+        """The first gateway's URL (the only one unless metering is compared)."""
+        return self.url(next(iter(self.gateways)))
+
+    def url(self, path: str) -> str:
+        child = self.upstream if path == "direct" else self.gateways[path]
+        return f"http://127.0.0.1:{child.port}/v1/chat/completions"
+
+    def spec(
+        self,
+        path: str,
+        stream: bool,
+        concurrency: int,
+        *,
+        requests: int = 0,
+        duration_s: float = 0.0,
+        warmup: int = 0,
+        stagger_s: float = 0.0,
+    ) -> PhaseSpec:
+        metered = path not in ("direct", "off")
+        return PhaseSpec(
+            url=self.url(path),
+            model=UPSTREAM_MODEL if path == "direct" else MODEL,
+            stream=stream,
+            concurrency=concurrency,
+            headers={"authorization": f"Bearer {self.secret}"} if metered else {},
+            user=metering_mod.BENCH_USER if metered else None,
+            requests=requests,
+            duration_s=duration_s,
+            warmup=warmup,
+            stagger_s=stagger_s,
+        )
+
+    def label(self, path: str) -> str:
+        if path == "direct":
+            return "direct "
+        return "gateway" if len(self.gateways) == 1 else f"gw {path}"
 
     def run(self, spec: PhaseSpec, on_progress: Callable[[float], None]) -> PhaseResult:
-        server = self.upstream if spec.url == self.direct_url else self.gateway
+        mode = next((m for m in self.gateways if self.url(m) == spec.url), None)
+        server = self.upstream if mode is None else self.gateways[mode]
+        redis_before = self._redis_cpu() if mode == "redis" else 0.0
         cpu_before = server.cpu_seconds()
         wall_before = time.perf_counter()
         self.load.send(msgspec.json.encode(spec))
@@ -139,16 +148,56 @@ class Bench:
             cpu = server.cpu_seconds() - cpu_before
             result.server_cpu_us = cpu / served * 1e6
             result.server_cpu_share = cpu / max(1e-9, time.perf_counter() - wall_before)
+            if mode is not None:
+                self._count(self.checks[mode], result)
+            if mode == "redis":
+                self._redis_cpu_s += self._redis_cpu() - redis_before
+                self._redis_served += served
             return result
+
+    def _redis_cpu(self) -> float:
+        return metering_mod.redis_cpu_seconds(self.redis_url)
+
+    def finish(self) -> None:
+        """Before the gateways stop: counter failures from their logs, Redis CPU."""
+        for mode, check in self.checks.items():
+            log_text = self.gateways[mode].stderr_tail(size=1 << 24)
+            check.backend_failures = metering_mod.backend_failures(log_text)
+        if "redis" in self.checks and self._redis_served:
+            self.checks["redis"].redis_cpu_us = self._redis_cpu_s / self._redis_served * 1e6
+
+    @staticmethod
+    def _count(check: MeteringCheck, result: PhaseResult) -> None:
+        check.ok += result.completed
+        check.non_stream_ok += 0 if result.spec.stream else result.completed
+        check.with_cost += result.with_cost
+        check.with_ratelimit += result.with_ratelimit
+
+
+def _gateway_args(
+    upstream: Child, provider: str, db: str, mode: Metering, redis: tuple[str, str]
+) -> list[str]:
+    args = ["proctor.bench.gateway", "--provider", provider, "--db", db, "--metering", mode]
+    args += ["--upstream", f"http://127.0.0.1:{upstream.port}/v1"]
+    return args + (["--redis-url", redis[0], "--redis-prefix", redis[1]] if mode == "redis" else [])
 
 
 @contextmanager
 def started(options: Options) -> Iterator[tuple[Bench, Placement]]:
+    """Start everything; on the way out stop it, delete the run's Redis keys and read the
+    request logs into `bench.checks` (the gateways drain their logs when they stop)."""
     where = placement(options.pin)
     pin_self(where.load)
     provider = "openai" if openai_adapter_available() else "sim"
+    redis_info = None
+    if "redis" in options.metering:
+        redis_info = metering_mod.redis_description(options.redis_url)
+    prefix = metering_mod.new_prefix()
     children: list[Child] = []
     with tempfile.TemporaryDirectory(prefix="proctor-bench-") as tmp:
+        dbs: dict[str, str] = {m: os.path.join(tmp, f"bench-{m}.db") for m in options.metering}
+        metered = [dbs[m] for m in options.metering if m != "off"]
+        secret = metering_mod.create_key(metered) if metered else None
         try:
             upstream = Child(
                 "upstream",
@@ -157,31 +206,36 @@ def started(options: Options) -> Iterator[tuple[Bench, Placement]]:
             )
             children.append(upstream)
             upstream.wait_ready()
-            gateway = Child(
-                "gateway",
-                [
-                    "proctor.bench.gateway",
-                    "--upstream",
-                    f"http://127.0.0.1:{upstream.port}/v1",
-                    "--provider",
-                    provider,
-                    "--db",
-                    os.path.join(tmp, "bench.db"),
-                ],
-                where.gateway,
-            )
-            children.append(gateway)
+            gateways: dict[str, Child] = {}
+            for mode in options.metering:
+                redis = (options.redis_url, prefix)
+                args = _gateway_args(upstream, provider, dbs[mode], mode, redis)
+                gateways[mode] = Child(f"gateway ({mode})", args, where.gateway)
+                children.append(gateways[mode])
             load = Child("load generator", ["proctor.bench.load"], where.load)
             children.append(load)
-            gateway.wait_ready()
+            for child in gateways.values():
+                child.wait_ready()
             load.wait_ready()
-            yield Bench(upstream, gateway, load, provider), where
+            bench = Bench(upstream, gateways, load, provider, secret)
+            bench.redis, bench.redis_url = redis_info, options.redis_url
+            yield bench, where
+            bench.finish()
         finally:
+            for child in reversed(children):  # all at once: the gateways drain in parallel
+                child.request_stop()
             for child in reversed(children):
                 child.stop()
+            keys = None
+            if redis_info is not None:
+                keys = metering_mod.delete_prefix(options.redis_url, prefix)
+        if "redis" in bench.checks:
+            bench.checks["redis"].redis_keys = keys
+        for name, check in bench.checks.items():
+            check.logged, check.logged_with_cost = metering_mod.logged_costs(dbs[name])
 
 
-def machine_info(where: Placement, provider: str, load_before: float) -> Machine:
+def machine_info(bench: Bench, where: Placement, load_before: float) -> Machine:
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
@@ -192,6 +246,7 @@ def machine_info(where: Placement, provider: str, load_before: float) -> Machine
     except OSError:
         pass
     upstream = "fast local upstream (proctor.bench.upstream)"
+    provider = bench.provider
     return Machine(
         date=dt.date.today().isoformat(),
         cpus=os.cpu_count() or 0,
@@ -205,6 +260,7 @@ def machine_info(where: Placement, provider: str, load_before: float) -> Machine
         request_log="on: SQLite file (WAL), batched writer, default flush settings",
         load_before=load_before,
         load_after=_load(),
+        redis=bench.redis,
     )
 
 
@@ -212,58 +268,10 @@ def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-def _median_summary(summaries: list[Summary]) -> Summary:
-    def med(field: str) -> float:
-        return float(statistics.median(getattr(s, field) for s in summaries))
-
-    return Summary(p50=med("p50"), p90=med("p90"), p99=med("p99"), mean=med("mean"), max=med("max"))
-
-
-def _diff(a: Summary, b: Summary) -> Summary:
-    return Summary(
-        p50=a.p50 - b.p50,
-        p90=a.p90 - b.p90,
-        p99=a.p99 - b.p99,
-        mean=a.mean - b.mean,
-        max=a.max - b.max,
-    )
-
-
-def _mean_timings(results: list[PhaseResult]) -> dict[str, float]:
-    names = dict.fromkeys(name for r in results for name in r.server_timing)
-    return {n: statistics.fmean(r.server_timing.get(n, 0.0) for r in results) for n in names}
-
-
-def _cell(stream: bool, concurrency: int, pairs: list[tuple[PhaseResult, PhaseResult]]) -> Cell:
-    direct = [d for d, _ in pairs]
-    gateway = [g for _, g in pairs]
-    added = [_diff(g.latency, d.latency) for d, g in pairs if g.latency and d.latency]
-    ttfb_pairs = [(d.ttfb, g.ttfb) for d, g in pairs if d.ttfb and g.ttfb]
-    return Cell(
-        stream=stream,
-        concurrency=concurrency,
-        requests=direct[0].spec.requests,
-        direct=_median_summary([r.latency for r in direct if r.latency]),
-        gateway=_median_summary([r.latency for r in gateway if r.latency]),
-        added=_median_summary(added),
-        direct_ttfb=_median_summary([d for d, _ in ttfb_pairs]) if ttfb_pairs else None,
-        gateway_ttfb=_median_summary([g for _, g in ttfb_pairs]) if ttfb_pairs else None,
-        added_ttfb=_median_summary([_diff(g, d) for d, g in ttfb_pairs]) if ttfb_pairs else None,
-        direct_rps=statistics.median(r.rps for r in direct),
-        gateway_rps=statistics.median(r.rps for r in gateway),
-        upstream_cpu_us=statistics.median(r.server_cpu_us for r in direct),
-        gateway_cpu_us=statistics.median(r.server_cpu_us for r in gateway),
-        added_p50_rounds=[a.p50 for a in added],
-        added_p99_rounds=[a.p99 for a in added],
-        server_timing=_mean_timings(gateway),
-        errors=sum(r.errors for r in direct + gateway),
-    )
-
-
-def _label(spec: PhaseSpec, bench: Bench) -> str:
-    path = "direct " if spec.url == bench.direct_url else "gateway"
-    kind = "stream" if spec.stream else "whole "
-    return f"{path} {kind} c={spec.concurrency}"
+def _order(paths: list[str], round_no: int) -> list[str]:
+    """Rotate the order each round; with two paths, direct-gateway then gateway-direct."""
+    shift = round_no % len(paths)
+    return paths[shift:] + paths[:shift]
 
 
 def _phase(
@@ -273,70 +281,62 @@ def _phase(
     return bench.run(spec, lambda fraction: progress(done, total, fraction, label))
 
 
-def overhead_cells(bench: Bench, options: Options, progress: Progress) -> list[Cell]:
+def overhead_cells(bench: Bench, options: Options, progress: Progress) -> dict[str, list[Cell]]:
+    """Per metering mode, the cells of the latency table."""
     combos = [(s, c) for s in options.streaming for c in options.concurrency]
-    total = len(combos) * options.rounds * 2
+    paths = ["direct", *options.metering]
+    total = len(combos) * options.rounds * len(paths)
     done = 0
-    pairs: dict[tuple[bool, int], list[tuple[PhaseResult, PhaseResult]]] = {k: [] for k in combos}
+    pairs: dict[str, Pairs] = {m: {k: [] for k in combos} for m in options.metering}
     for round_no in range(options.rounds):
         for stream, concurrency in combos:
             results: dict[str, PhaseResult] = {}
-            order = ("direct", "gateway") if round_no % 2 == 0 else ("gateway", "direct")
-            for path in order:
-                url = bench.direct_url if path == "direct" else bench.gateway_url
-                spec = PhaseSpec(
-                    url=url,
-                    model=UPSTREAM_MODEL if path == "direct" else MODEL,
-                    stream=stream,
-                    concurrency=concurrency,
+            for path in _order(paths, round_no):
+                spec = bench.spec(
+                    path,
+                    stream,
+                    concurrency,
                     requests=max(options.requests, concurrency),
                     warmup=max(options.warmup, 2 * concurrency),
                     stagger_s=options.upstream_delay_ms / 1000,
                 )
-                label = f"round {round_no + 1}/{options.rounds}: {_label(spec, bench)}"
+                kind = "stream" if stream else "whole "
+                label = f"round {round_no + 1}/{options.rounds}: {bench.label(path)} {kind} "
+                label += f"c={concurrency}"
                 results[path] = _phase(bench, spec, progress, (done, total, label))
                 done += 1
                 progress(done, total, 0.0, label)
-            pairs[(stream, concurrency)].append((results["direct"], results["gateway"]))
-    return [_cell(s, c, pairs[(s, c)]) for s, c in combos]
+            for mode in options.metering:
+                pairs[mode][(stream, concurrency)].append((results["direct"], results[mode]))
+    return {m: [reduce_cell(s, c, pairs[m][(s, c)]) for s, c in combos] for m in options.metering}
 
 
-def throughput(bench: Bench, options: Options, progress: Progress) -> Throughput:
-    total = options.throughput_rounds * 2
-    direct: list[PhaseResult] = []
-    gateway: list[PhaseResult] = []
+def throughput(bench: Bench, options: Options, progress: Progress) -> dict[str, Throughput]:
+    """Per metering mode, the max req/s of its gateway (non-stream, closed loop)."""
+    paths = ["direct", *options.metering]
+    total = options.throughput_rounds * len(paths)
+    results: dict[str, list[PhaseResult]] = {p: [] for p in paths}
     done = 0
     for round_no in range(options.throughput_rounds):
-        order = ("direct", "gateway") if round_no % 2 == 0 else ("gateway", "direct")
-        for path in order:
-            spec = PhaseSpec(
-                url=bench.direct_url if path == "direct" else bench.gateway_url,
-                model=UPSTREAM_MODEL if path == "direct" else MODEL,
-                stream=False,
-                concurrency=options.throughput_concurrency,
+        for path in _order(paths, round_no):
+            spec = bench.spec(
+                path,
+                False,
+                options.throughput_concurrency,
                 duration_s=options.duration_s,
                 warmup=4 * options.throughput_concurrency,
                 stagger_s=options.upstream_delay_ms / 1000,
             )
-            label = f"throughput {round_no + 1}/{options.throughput_rounds}: {_label(spec, bench)}"
-            result = _phase(bench, spec, progress, (done, total, label))
-            (direct if path == "direct" else gateway).append(result)
+            label = f"throughput {round_no + 1}/{options.throughput_rounds}: {bench.label(path)}"
+            label += f" whole  c={options.throughput_concurrency}"
+            results[path].append(_phase(bench, spec, progress, (done, total, label)))
             done += 1
             progress(done, total, 0.0, label)
-    return Throughput(
-        concurrency=options.throughput_concurrency,
-        duration_s=options.duration_s,
-        direct_rps=statistics.median(r.rps for r in direct),
-        gateway_rps=statistics.median(r.rps for r in gateway),
-        direct_rps_rounds=[r.rps for r in direct],
-        gateway_rps_rounds=[r.rps for r in gateway],
-        upstream_cpu_us=statistics.median(r.server_cpu_us for r in direct),
-        gateway_cpu_us=statistics.median(r.server_cpu_us for r in gateway),
-        gateway_cpu_share=statistics.median(r.server_cpu_share for r in gateway),
-        gateway_latency=_median_summary([r.latency for r in gateway if r.latency]),
-        server_timing=_mean_timings(gateway),
-        errors=sum(r.errors for r in direct + gateway),
-    )
+    direct = results["direct"]
+    return {
+        m: reduce_throughput(options.throughput_concurrency, options.duration_s, direct, results[m])
+        for m in options.metering
+    }
 
 
 def command_line() -> str:
@@ -347,14 +347,30 @@ def command_line() -> str:
 def run(options: Options, progress: Progress, *, latency: bool, capacity: bool) -> Report:
     load_before = _load()
     with started(options) as (bench, where):
-        cells = overhead_cells(bench, options, progress) if latency else []
-        capacity_result = throughput(bench, options, progress) if capacity else None
-        machine = machine_info(where, bench.provider, load_before)
+        cells = overhead_cells(bench, options, progress) if latency else {}
+        capacity_result = throughput(bench, options, progress) if capacity else {}
+        machine = machine_info(bench, where, load_before)
+    first, *others = options.metering
+    base_cells, base_tp = cells.get(first, []), capacity_result.get(first)
+    sections = []
+    for mode in others:
+        section = Section(
+            metering=mode,
+            cells=cells.get(mode, []),
+            throughput=capacity_result.get(mode),
+            check=bench.checks[mode],
+            versus_off=[],
+        )
+        section.versus_off = versus(base_cells, base_tp, section)
+        sections.append(section)
     return Report(
         command=command_line(),
         machine=machine,
         rounds=options.rounds,
         upstream_delay_ms=options.upstream_delay_ms,
-        cells=cells,
-        throughput=capacity_result,
+        cells=base_cells,
+        throughput=base_tp,
+        metering=first,
+        check=bench.checks[first],
+        compare=sections,
     )

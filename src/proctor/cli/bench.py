@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import msgspec
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from proctor.bench import report as report_mod
+from proctor.bench.metering import DEFAULT_REDIS_URL, MODES, Metering
 from proctor.bench.procs import ChildFailed
 from proctor.bench.runner import Options, Report, run
 
@@ -20,6 +22,31 @@ bench_app = typer.Typer(
 )
 console = Console(stderr=True)
 DELAY_HELP = "upstream waits this long before answering (0: saturate at high concurrency)"
+METERING_HELP = (
+    "cost and limit stages of the gateway under test: off (as issue 2 measured), memory or "
+    "redis (prices, budgets, rpm/tpm that never refuse, a virtual key, a user per request)"
+)
+COMPARE_HELP = "measure off, memory and redis in the same rounds and report the deltas"
+
+
+class MeteringOption(StrEnum):
+    off = "off"
+    memory = "memory"
+    redis = "redis"
+
+
+MeteringArg = Annotated[MeteringOption, typer.Option(help=METERING_HELP)]
+CompareArg = Annotated[bool, typer.Option("--compare-metering", help=COMPARE_HELP)]
+RedisUrlArg = Annotated[str, typer.Option(help="Redis for --metering redis (own key prefix)")]
+
+
+def _metering(metering: MeteringOption, compare_all: bool) -> tuple[Metering, ...]:
+    if compare_all:
+        if metering is not MeteringOption.off:
+            raise typer.BadParameter("--compare-metering measures every mode; drop --metering")
+        return MODES
+    mode: Metering = metering.value
+    return (mode,)
 
 
 def _concurrency_list(text: str) -> tuple[int, ...]:
@@ -81,6 +108,9 @@ def overhead(
     throughput: Annotated[bool, typer.Option(help="also measure max req/s")] = True,
     pin: Annotated[bool, typer.Option(help="pin processes to CPUs (Linux)")] = True,
     upstream_delay_ms: Annotated[float, typer.Option(help=DELAY_HELP)] = 0.0,
+    metering: MeteringArg = MeteringOption.off,
+    compare_metering: CompareArg = False,
+    redis_url: RedisUrlArg = DEFAULT_REDIS_URL,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables")] = False,
 ) -> None:
@@ -98,6 +128,8 @@ def overhead(
         throughput_concurrency=throughput_concurrency,
         pin=pin,
         upstream_delay_ms=max(0.0, upstream_delay_ms),
+        metering=_metering(metering, compare_metering),
+        redis_url=redis_url,
     )
     report = _run(options, latency=True, capacity=throughput)
     _output(report, as_json, as_markdown)
@@ -110,6 +142,9 @@ def throughput_command(
     rounds: Annotated[int, typer.Option(help="direct/gateway rounds; medians are reported")] = 3,
     pin: Annotated[bool, typer.Option(help="pin processes to CPUs (Linux)")] = True,
     upstream_delay_ms: Annotated[float, typer.Option(help=DELAY_HELP)] = 0.0,
+    metering: MeteringArg = MeteringOption.off,
+    compare_metering: CompareArg = False,
+    redis_url: RedisUrlArg = DEFAULT_REDIS_URL,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables")] = False,
 ) -> None:
@@ -123,6 +158,8 @@ def throughput_command(
         throughput_rounds=rounds,
         pin=pin,
         upstream_delay_ms=max(0.0, upstream_delay_ms),
+        metering=_metering(metering, compare_metering),
+        redis_url=redis_url,
     )
     report = _run(options, latency=False, capacity=True)
     _output(report, as_json, as_markdown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from proctor.cli.alerts import alerts_app
 from proctor.cli.bench import bench_app
 from proctor.cli.drill import drill
 from proctor.cli.keys import keys_app
@@ -15,6 +16,7 @@ app.command()(serve)
 app.command()(drill)
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
+app.add_typer(alerts_app, name="alerts")
 app.command()(spend)
 
 

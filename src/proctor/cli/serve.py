@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 
 from proctor import config as config_mod
+from proctor import providers
 from proctor.config import Config, ConfigError
 
 console = Console(stderr=True)
@@ -24,12 +25,19 @@ def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
     if path is None and Path("proctor.yaml").exists():
         path = Path("proctor.yaml")
     try:
-        if path is None:
-            return config_mod.default_config(), None
-        return config_mod.load(path), path
+        config = config_mod.default_config() if path is None else config_mod.load(path)
+        check_adapters(config)
     except ConfigError as exc:
         console.print(f"[red]config error:[/red] {exc}")
         raise typer.Exit(2) from None
+    return config, path
+
+
+def check_adapters(config: Config) -> None:
+    """Build (without connecting) every provider adapter, so settings that only an adapter
+    can judge (a profile that needs an api_key...) fail here with a message, not at start."""
+    for name, provider_config in config.providers.items():
+        providers.create(name, provider_config)
 
 
 def serve(

@@ -8,6 +8,16 @@ schema.py holds the structs, load.py turns text into a Config, checks.py the cro
 rules.
 """
 
+from proctor.config.alerts import (
+    AlertMetric,
+    AlertRuleConfig,
+    AlertsConfig,
+    AlertSinkConfig,
+    LogSinkConfig,
+    SlackSinkConfig,
+    WebhookSinkConfig,
+    duration_s,
+)
 from proctor.config.checks import validate
 from proctor.config.load import (
     default_config,
@@ -28,6 +38,7 @@ from proctor.config.schema import (
     DegradeConfig,
     DeploymentConfig,
     DrillsConfig,
+    FeedbackConfig,
     HedgeConfig,
     KeysConfig,
     ModelConfig,
@@ -49,9 +60,14 @@ from proctor.config.schema import (
     TimeoutsConfig,
     Trigger,
 )
+from proctor.config.telemetry import OTLPConfig, TelemetryConfig
 
 __all__ = [
     "DEFAULT_TRIGGERS",
+    "AlertMetric",
+    "AlertRuleConfig",
+    "AlertSinkConfig",
+    "AlertsConfig",
     "AnthropicProviderConfig",
     "AzureProviderConfig",
     "BreakerConfig",
@@ -61,9 +77,12 @@ __all__ = [
     "DegradeConfig",
     "DeploymentConfig",
     "DrillsConfig",
+    "FeedbackConfig",
     "HedgeConfig",
     "KeysConfig",
+    "LogSinkConfig",
     "ModelConfig",
+    "OTLPConfig",
     "OpenAIProviderConfig",
     "Period",
     "PriceConfig",
@@ -77,11 +96,15 @@ __all__ = [
     "ServerConfig",
     "SimErrorKind",
     "SimProviderConfig",
+    "SlackSinkConfig",
     "StoreConfig",
     "Strategy",
+    "TelemetryConfig",
     "TimeoutsConfig",
     "Trigger",
+    "WebhookSinkConfig",
     "default_config",
+    "duration_s",
     "from_dict",
     "interpolate",
     "load",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from proctor.config.alert_checks import check_alerts
 from proctor.config.schema import (
     Config,
     ConfigError,
@@ -9,6 +12,10 @@ from proctor.config.schema import (
     SimProviderConfig,
     TimeoutsConfig,
 )
+from proctor.config.telemetry import check_telemetry
+
+# A browser Origin: scheme, host (name or [IPv6]) and optional port; never a path.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:[0-9]{1,5})?")
 
 
 def _positive(value: float, where: str) -> None:
@@ -26,6 +33,26 @@ def validate(config: Config) -> None:
     if config.drills.every_s is not None:
         _positive(config.drills.every_s, "$.drills.every_s")
     _positive(config.drills.max_tokens, "$.drills.max_tokens")
+    check_alerts(config.alerts)
+    _check_feedback(config)
+    if (problem := check_telemetry(config.telemetry)) is not None:
+        raise ConfigError(problem)
+
+
+def _check_feedback(config: Config) -> None:
+    feedback = config.feedback
+    if feedback.secret is not None and len(feedback.secret) < 16:
+        raise ConfigError("`$.feedback.secret` must be at least 16 characters when set")
+    for i, origin in enumerate(feedback.allowed_origins):
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f'`$.feedback.allowed_origins[{i}]` must be "*" or an origin like '
+                f"https://app.example.com (scheme, host, optional port; no path), got {origin!r}"
+            )
+    if not -1 < feedback.negative_below <= 1:
+        raise ConfigError("`$.feedback.negative_below` must be in (-1, 1]")
+    _positive(feedback.max_changes, "$.feedback.max_changes")
+    _positive(feedback.recent_requests, "$.feedback.recent_requests")
 
 
 def _check_costs(config: Config) -> None:
@@ -79,8 +106,12 @@ def _check_server_and_store(config: Config) -> None:
     _positive(config.store.flush_interval_ms, "$.store.flush_interval_ms")
     _positive(config.store.batch_size, "$.store.batch_size")
     _positive(config.store.queue_size, "$.store.queue_size")
-    if not config.store.url.startswith(("sqlite://", "postgresql://", "postgres://")):
-        raise ConfigError("`$.store.url` must start with sqlite:// or postgresql://")
+    if not config.store.url.startswith("sqlite://"):
+        # The PostgreSQL store comes with the scale-out work; until then say so at load.
+        raise ConfigError(
+            "`$.store.url` must start with sqlite:// (the PostgreSQL store is not "
+            "available in this version)"
+        )
 
 
 def _check_providers(config: Config) -> None:

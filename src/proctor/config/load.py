@@ -34,10 +34,11 @@ def interpolate(value: Any, env: Mapping[str, str], path: str = "$") -> Any:
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        if default is not None and not value:  # like the shell: unset or empty
             return default
+        if value is not None:
+            return value
         raise ConfigError(f"environment variable {name} is not set (at `{path}`)")
 
     return _ENV.sub(replace, value)
@@ -61,7 +62,8 @@ def from_dict(raw: Any, env: Mapping[str, str] | None = None) -> Config:
     _check_named(raw, "providers", ProviderConfig)
     _check_named(raw, "models", ModelConfig)
     try:
-        config = msgspec.convert(raw, Config, str_keys=True)
+        # strict=False lets "8787" from ${PORT} become a number where one is expected.
+        config = msgspec.convert(raw, Config, str_keys=True, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(str(exc)) from None
     validate(config)
@@ -74,7 +76,7 @@ def _check_named(raw: dict[str, Any], section: str, kind: Any) -> None:
         return
     for name, entry in entries.items():
         try:
-            msgspec.convert(entry, kind, str_keys=True)
+            msgspec.convert(entry, kind, str_keys=True, strict=False)
         except msgspec.ValidationError as exc:
             where = f"$.{section}.{name}"
             message = str(exc)
@@ -115,4 +117,5 @@ def default_config(env: Mapping[str, str] | None = None) -> Config:
 
 
 def uses_only_simulator(config: Config) -> bool:
-    return all(isinstance(p, SimProviderConfig) for p in config.providers.values())
+    providers = config.providers.values()
+    return bool(providers) and all(isinstance(p, SimProviderConfig) for p in providers)

@@ -11,6 +11,9 @@ from typing import Literal
 
 import msgspec
 
+from proctor.config.alerts import AlertsConfig
+from proctor.config.telemetry import TelemetryConfig
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and the problem."""
@@ -30,7 +33,7 @@ class ServerConfig(_Section, frozen=True):
     # Requests in flight beyond this are shed with 503 + Retry-After (backpressure).
     max_inflight: int = 1024
     # Hosts allowed to call without a key when no virtual keys exist.
-    open_hosts: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
+    open_hosts: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses, not names
 
 
 class StoreConfig(_Section, frozen=True):
@@ -240,6 +243,22 @@ class DrillsConfig(_Section, frozen=True):
     max_tokens: int = 1
 
 
+class FeedbackConfig(_Section, frozen=True):
+    """User feedback: POST /v1/feedback (with a key) and /v1/feedback/browser (with a token)."""
+
+    # Signs `x-proctor-feedback-token`. Unset: derived from server.admin_key; neither set: a
+    # random secret generated at first start and kept in the store, so all replicas agree.
+    secret: str | None = None
+    # Page origins allowed to POST /v1/feedback/browser ("*": any); empty: same-origin only.
+    allowed_origins: tuple[str, ...] = ()
+    # A score below this counts as negative in the admin report.
+    negative_below: float = 0.0
+    # Ratings of one request per channel (per replica) before further changes get 429.
+    max_changes: int = 10
+    # Finished requests remembered (id -> key) so they can be rated before their row is written.
+    recent_requests: int = 100_000
+
+
 class Config(_Section, frozen=True):
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
@@ -251,3 +270,6 @@ class Config(_Section, frozen=True):
     keys: KeysConfig = KeysConfig()
     budgets: list[BudgetConfig] = []
     limits: list[RateLimitConfig] = []
+    feedback: FeedbackConfig = FeedbackConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()

@@ -39,7 +39,14 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 _PROFILES = (
     # OpenAI accepts both output-limit names (reasoning models only the newer one), so the
     # client's choice is forwarded as is.
-    Profile("openai", OPENAI_BASE_URL, requires_api_key=True, max_tokens_field=None),
+    # Anthropic-only fields (an Anthropic client's request routed here) are a 400 at OpenAI.
+    Profile(
+        "openai",
+        OPENAI_BASE_URL,
+        requires_api_key=True,
+        max_tokens_field=None,
+        drop=frozenset({"top_k", "thinking", "container", "mcp_servers"}),
+    ),
     # Any other server that follows the OpenAI API closely.
     Profile("compatible", None, requires_api_key=False),
     Profile("vllm", "http://127.0.0.1:8000/v1", requires_api_key=False),

@@ -160,11 +160,12 @@ class SimProvider:
                     Delta(role="assistant", content=piece) if i == 0 else Delta(content=piece)
                 )
         yield chunk(Delta(), response.choices[0].finish_reason)
-        if req.stream_options is not None and req.stream_options.include_usage:
-            final = chunk(Delta())
-            final.choices = []
-            final.usage = response.usage
-            yield final
+        # Always, as the real adapters ask their upstreams to: proctor needs usage for cost;
+        # the server drops this chunk when the client did not ask for it.
+        final = chunk(Delta())
+        final.choices = []
+        final.usage = response.usage
+        yield final
 
     async def embed(self, req: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         self._maybe_fail(deployment.model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 
 import msgspec
 from starlette.requests import Request
@@ -42,8 +43,13 @@ async def get_config(request: Request) -> Response:
 def _hide_secrets(tree: object) -> None:
     if isinstance(tree, dict):
         for key, value in tree.items():
-            if key in ("api_key", "admin_key") and value:
+            if key in ("api_key", "admin_key", "secret") and value:
                 tree[key] = "***"
+            elif key == "headers" and isinstance(value, dict):
+                # Provider headers often carry credentials; show only which are set.
+                tree[key] = {name: "***" for name in value}
+            elif isinstance(value, str) and "@" in value:  # user:password@ in any URL
+                tree[key] = re.sub(r"//[^@/]*@", "//***@", value)
             else:
                 _hide_secrets(value)
     elif isinstance(tree, list):

@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from proctor.app import Gateway
-from proctor.context import Api, ChatStream, Context
+from proctor.context import Api, ChatStream, Context, Reply
 from proctor.errors import ProctorError
 from proctor.server.http import JSON, error_response, read_body, reply_headers
 from proctor.wire import anthropic as anthropic_wire
 from proctor.wire import openai as openai_wire
 from proctor.wire import sse
-from proctor.wire.types import ChatChunk, ChatRequest, EmbeddingRequest
+from proctor.wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 Parse = Callable[[bytes], ChatRequest | EmbeddingRequest]
 
@@ -41,19 +41,24 @@ async def _prepare(request: Request, api: Api, parse: Parse) -> Context | Respon
     return Context(request=parsed, api=api, headers=headers, client_host=client)
 
 
-async def chat_completions(request: Request) -> Response:
-    gateway = _gateway(request)
-    limits = gateway.runtime.limits
-    prepared = await _prepare(
-        request, "openai", lambda b: openai_wire.parse_chat_request(b, limits)
-    )
+async def _serve(request: Request, api: Api, parse: Parse) -> tuple[Context, Reply] | Response:
+    """Parse, run the pipeline, and return the reply, or the error response to send."""
+    prepared = await _prepare(request, api, parse)
     if isinstance(prepared, Response):
         return prepared
-    ctx = prepared
     try:
-        reply = await gateway.run(ctx)
+        reply = await _gateway(request).run(prepared)
     except ProctorError as exc:
-        return error_response(exc, "openai", ctx)
+        return error_response(exc, api, prepared)
+    return prepared, reply
+
+
+async def chat_completions(request: Request) -> Response:
+    limits = _gateway(request).runtime.limits
+    served = await _serve(request, "openai", lambda b: openai_wire.parse_chat_request(b, limits))
+    if isinstance(served, Response):
+        return served
+    ctx, reply = served
     if isinstance(reply, ChatStream):
         assert isinstance(ctx.request, ChatRequest)
         return StreamingResponse(
@@ -81,42 +86,33 @@ async def _openai_sse(stream: ChatStream, req: ChatRequest) -> AsyncIterator[byt
 
 
 async def embeddings(request: Request) -> Response:
-    gateway = _gateway(request)
-    prepared = await _prepare(request, "openai", openai_wire.parse_embedding_request)
-    if isinstance(prepared, Response):
-        return prepared
-    ctx = prepared
-    try:
-        reply = await gateway.run(ctx)
-    except ProctorError as exc:
-        return error_response(exc, "openai", ctx)
-    assert not isinstance(reply, ChatStream)
+    served = await _serve(request, "openai", openai_wire.parse_embedding_request)
+    if isinstance(served, Response):
+        return served
+    ctx, reply = served
+    if isinstance(reply, ChatStream):  # embeddings never stream
+        raise TypeError("unexpected stream in reply to an embeddings request")
     return Response(openai_wire.encode(reply), media_type=JSON, headers=reply_headers(ctx))
 
 
 async def messages(request: Request) -> Response:
     """Anthropic's Messages API, answered by whichever deployment the model routes to."""
-    gateway = _gateway(request)
-    limits = gateway.runtime.limits
-    prepared = await _prepare(
+    limits = _gateway(request).runtime.limits
+    served = await _serve(
         request, "anthropic", lambda b: anthropic_wire.parse_messages_request(b, limits)
     )
-    if isinstance(prepared, Response):
-        return prepared
-    ctx = prepared
-    try:
-        reply = await gateway.run(ctx)
-    except ProctorError as exc:
-        return error_response(exc, "anthropic", ctx)
-    model = ctx.public_model
+    if isinstance(served, Response):
+        return served
+    ctx, reply = served
     if isinstance(reply, ChatStream):
         return StreamingResponse(
-            _anthropic_sse(reply.chunks, model),
+            _anthropic_sse(reply.chunks, ctx.public_model),
             media_type="text/event-stream",
             headers=reply_headers(ctx),
         )
-    assert not isinstance(reply, ChatStream)
-    body = anthropic_wire.encode_message(reply, model)  # type: ignore[arg-type]
+    if not isinstance(reply, ChatResponse):  # only chat requests come through this door
+        raise TypeError(f"unexpected reply {type(reply).__name__} to a messages request")
+    body = anthropic_wire.encode_message(reply, ctx.public_model)
     return Response(body, media_type=JSON, headers=reply_headers(ctx))
 
 

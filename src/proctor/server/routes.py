@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from proctor.server import admin, admin_keys, admin_spend, health, proxy
+from proctor.server import admin, admin_keys, admin_spend, feedback, health, proxy
+from proctor.server.admin_traces import get_trace, list_traces
+from proctor.server.metrics_route import metrics
 
 ROUTES = [
     Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
@@ -12,8 +14,11 @@ ROUTES = [
     Route("/v1/embeddings", proxy.embeddings, methods=["POST"]),
     Route("/v1/messages", proxy.messages, methods=["POST"]),
     Route("/v1/models", proxy.list_models, methods=["GET"]),
+    Route("/v1/feedback", feedback.post_feedback, methods=["POST"]),
+    Route("/v1/feedback/browser", feedback.post_browser_feedback, methods=["POST", "OPTIONS"]),
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
     Route("/admin/config", admin.get_config, methods=["GET"]),
     Route("/admin/config", admin.put_config, methods=["PUT"]),
     Route("/admin/requests", admin.list_requests, methods=["GET"]),
@@ -22,4 +27,7 @@ ROUTES = [
     Route("/admin/keys", admin_keys.list_keys, methods=["GET"]),
     Route("/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"]),
     Route("/admin/spend", admin_spend.get_spend, methods=["GET"]),
+    Route("/admin/traces", list_traces, methods=["GET"]),
+    Route("/admin/traces/{trace_id}", get_trace, methods=["GET"]),
+    Route("/admin/feedback", feedback.list_feedback, methods=["GET"]),
 ]

@@ -9,17 +9,18 @@ finishes (a stream: after its last chunk), off the request path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from proctor.context import Context, Reply
 from proctor.cost.pricing import Price, worst_case_usd
 from proctor.cost.tokenizer import count_tokens, estimate_prompt_tokens
-from proctor.errors import ServiceUnavailable
+from proctor.errors import NotFound, PermissionDenied, ServiceUnavailable
 from proctor.limits.admission import Admission, Held
 from proctor.limits.periods import utc_now
 from proctor.limits.policy import BoundBudget, BoundLimit, KeyLimits, Policy
 from proctor.pipeline import Next
+from proctor.resilience.steps import Step
 from proctor.stages.route import Route
 from proctor.stages.settle import Pricer
 from proctor.wire.types import ChatRequest, EmbeddingRequest
@@ -30,10 +31,49 @@ EstimateTokens = Callable[[ChatRequest | EmbeddingRequest, str], int]
 @dataclass(frozen=True, slots=True)
 class ModelCosts:
     """Per public model: the prices of every deployment its chain may use (the reservation
-    takes the dearest), and the model whose tokenizer estimates its prompts."""
+    takes the dearest), the deployments with no price, and the model whose tokenizer
+    estimates its prompts."""
 
     prices: tuple[Price, ...]
+    unpriced: tuple[str, ...]
     tokenizer_model: str
+
+
+class CostBook:
+    """ModelCosts for every public model (computed at config load) and, on demand, for a
+    `provider/model` addressed directly (cached, bounded: clients choose those names)."""
+
+    MAX_DIRECT = 1024
+
+    def __init__(self, route: Route, pricer: Pricer) -> None:
+        self.route = route
+        self.pricer = pricer
+        self.models = {name: self._costs(steps) for name, steps in route.chains().items()}
+        self.direct: dict[str, ModelCosts] = {}
+
+    def _costs(self, steps: Sequence[Step]) -> ModelCosts:
+        prices, unpriced = [], []
+        for step in steps:
+            d = step.deployment
+            price = self.pricer.for_deployment(d.provider, d.model)
+            if price is None:
+                unpriced.append(d.name)
+            else:
+                prices.append(price)
+        return ModelCosts(tuple(prices), tuple(unpriced), steps[0].deployment.model)
+
+    def get(self, model: str) -> ModelCosts | None:
+        costs = self.models.get(model) or self.direct.get(model)
+        if costs is not None:
+            return costs
+        try:
+            steps = self.route.candidates(model, balanced=False)
+        except NotFound:
+            return None
+        if len(self.direct) >= self.MAX_DIRECT:
+            self.direct.clear()
+        costs = self.direct[model] = self._costs(steps)
+        return costs
 
 
 class Inflight:
@@ -55,7 +95,7 @@ class Admit:
         inflight: Inflight,
         admission: Admission,
         policy: Policy,
-        costs: Mapping[str, ModelCosts],
+        costs: CostBook,
         estimate: EstimateTokens,
         default_max_tokens: int,
         background: set[asyncio.Task[None]],
@@ -93,6 +133,14 @@ class Admit:
     ) -> Held:
         request = ctx.request
         costs = self.costs.get(request.model)
+        if budgets and (costs is None or costs.unpriced):
+            # A budget cannot bound what it cannot price: refuse rather than overspend.
+            missing = ", ".join(costs.unpriced) if costs else request.model
+            raise PermissionDenied(
+                f"budgets apply to this request but {missing} has no price; add it under "
+                "`pricing:` in the config",
+                code="unpriced_model",
+            )
         prompt = self.estimate(request, costs.tokenizer_model if costs else request.model)
         ctx.notes["prompt_tokens_estimate"] = prompt
         output = request.output_limit if isinstance(request, ChatRequest) else 0
@@ -118,15 +166,3 @@ def estimate_tokens(request: ChatRequest | EmbeddingRequest, model: str) -> int:
     return sum(
         count_tokens(item, model) if isinstance(item, str) else len(item) for item in request.inputs
     )
-
-
-def model_costs(route: Route, pricer: Pricer) -> dict[str, ModelCosts]:
-    """For each public model, every known price along its chain (once, at config load)."""
-    costs = {}
-    for name, steps in route.chains().items():
-        prices = [pricer.for_deployment(s.deployment.provider, s.deployment.model) for s in steps]
-        costs[name] = ModelCosts(
-            prices=tuple(p for p in prices if p is not None),
-            tokenizer_model=steps[0].deployment.model,
-        )
-    return costs

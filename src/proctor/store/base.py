@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from proctor.keys.record import KeyRecord
 from proctor.store.records import Record
+from proctor.store.spans import SpanRecord
 
 
 class RequestLog(Protocol):
@@ -67,7 +68,46 @@ class KeyStore(Protocol):
 
 
 @runtime_checkable
-class Store(RequestLog, KeyStore, SpendStore, Protocol):
+class FeedbackStore(Protocol):
+    """User feedback. Ratings arrive through `write_batch` (FeedbackRecord), never directly;
+    reports are read-only statements run like the spend report's; and the one secret every
+    replica must share to sign feedback tokens is kept here.
+    """
+
+    paramstyle: str
+
+    async def get_request(self, request_id: str) -> dict[str, Any] | None: ...
+
+    async def read_rows(
+        self, statements: Sequence[tuple[str, Sequence[object]]]
+    ) -> list[list[dict[str, Any]]]: ...
+
+    async def ensure_secret(self, name: str, candidate: str) -> str:
+        """The value stored under `name`; when there is none yet, `candidate` is stored and
+        returned. Atomic across processes: the first writer wins, later ones read its value."""
+        ...
+
+
+@runtime_checkable
+class TraceStore(Protocol):
+    """Trace spans. Written in batches by the tracer after requests finish, never on a request's
+    path; read by the admin API and the dashboard."""
+
+    async def write_spans(self, spans: Sequence[SpanRecord]) -> None: ...
+
+    async def get_trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """Every stored span of the trace, in start order."""
+        ...
+
+    async def find_traces(
+        self, *, session: str | None = None, request_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Root spans (one per request), newest first, optionally of one session or request."""
+        ...
+
+
+@runtime_checkable
+class Store(RequestLog, KeyStore, SpendStore, FeedbackStore, Protocol):
     """Everything a full backend (SQLite, PostgreSQL) provides."""
 
 

@@ -106,4 +106,66 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX keys_prefix ON keys (prefix)",
         ),
     ),
+    Migration(
+        4,
+        "trace spans",
+        (
+            # Written by proctor.telemetry.tracing after each request, never on its path.
+            # Times are Unix epoch nanoseconds; `attributes` is a JSON object, `events` a JSON
+            # array. `request_id` and `session` are set on each request's root span only.
+            """
+            CREATE TABLE spans (
+                trace_id TEXT NOT NULL,
+                span_id TEXT NOT NULL,
+                parent_id TEXT,
+                request_id TEXT,
+                session TEXT,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                start_ns BIGINT NOT NULL,
+                end_ns BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                status_message TEXT,
+                attributes TEXT NOT NULL,
+                events TEXT NOT NULL,
+                PRIMARY KEY (trace_id, span_id)
+            )
+            """,
+            # Partial indexes: they hold the root spans only, so the other spans of a
+            # request cost one index (the primary key) to insert, not four.
+            "CREATE INDEX spans_request ON spans (request_id) WHERE request_id IS NOT NULL",
+            "CREATE INDEX spans_session ON spans (session, start_ns) WHERE session IS NOT NULL",
+            "CREATE INDEX spans_root_start ON spans (start_ns) WHERE request_id IS NOT NULL",
+        ),
+    ),
+    Migration(
+        5,
+        "feedback",
+        (
+            # One row per request and channel ("api", "browser"): a new rating replaces the
+            # old. `rated_by` is the key id, "admin", or NULL; `metadata` is a JSON object.
+            """
+            CREATE TABLE feedback (
+                request_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                id TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                score DOUBLE PRECISION NOT NULL,
+                comment TEXT,
+                metadata TEXT NOT NULL,
+                rated_by TEXT,
+                PRIMARY KEY (request_id, channel)
+            )
+            """,
+            "CREATE INDEX feedback_created_at ON feedback (created_at)",
+            # Secrets the replicas must share (the feedback token key), generated once.
+            """
+            CREATE TABLE gateway_secrets (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ),
+    ),
 )

@@ -111,4 +111,20 @@ class EventRecord(msgspec.Struct, frozen=True):
 
 
 EVENT_COLUMNS: tuple[str, ...] = EventRecord.__struct_fields__
-Record = RequestRecord | EventRecord
+
+
+class FeedbackRecord(msgspec.Struct, frozen=True):
+    """One rating of one request. (request_id, channel) is unique: a new rating replaces it."""
+
+    request_id: str
+    channel: str  # "api" (with a key) or "browser" (with the response's feedback token)
+    id: str
+    created_at: float
+    score: float  # -1..1
+    comment: str | None = None
+    metadata: str = "{}"  # JSON object
+    rated_by: str | None = None  # the key id, "admin", or None (open host, browser)
+
+
+FEEDBACK_COLUMNS: tuple[str, ...] = FeedbackRecord.__struct_fields__
+Record = RequestRecord | EventRecord | FeedbackRecord

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,16 @@ from msgspec.structs import astuple
 from proctor.keys.record import KeyRecord
 from proctor.keys.rows import KEY_COLUMNS, key_from_row, key_row, pick_key, revoked
 from proctor.store.migrations import MIGRATIONS
-from proctor.store.records import COLUMNS, EVENT_COLUMNS, EventRecord, Record, RequestRecord
+from proctor.store.records import (
+    COLUMNS,
+    EVENT_COLUMNS,
+    FEEDBACK_COLUMNS,
+    EventRecord,
+    FeedbackRecord,
+    Record,
+    RequestRecord,
+)
+from proctor.store.spans import SPAN_COLUMNS, SpanRecord
 
 T = TypeVar("T")
 
@@ -30,6 +40,9 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 
 _INSERT = _insert("requests", COLUMNS)
 _INSERT_EVENT = _insert("events", EVENT_COLUMNS)
+_INSERT_SPAN = _insert("spans", SPAN_COLUMNS)
+# INSERT OR REPLACE on (request_id, channel): a second rating replaces the first.
+_INSERT_FEEDBACK = _insert("feedback", FEEDBACK_COLUMNS)
 # Plain INSERT: a key id or secret hash that already exists is an error, never a replacement.
 _KEY_NAMES = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
 _INSERT_KEY = f"INSERT INTO keys ({_KEY_NAMES}) VALUES ({', '.join('?' for _ in KEY_COLUMNS)})"
@@ -85,6 +98,7 @@ class SQLiteStore:
         # COLUMNS are the structs' own fields, in order: astuple is the row, built in C.
         rows = [astuple(r) for r in records if isinstance(r, RequestRecord)]
         events = [astuple(r) for r in records if isinstance(r, EventRecord)]
+        feedback = [astuple(r) for r in records if isinstance(r, FeedbackRecord)]
 
         def write(db: sqlite3.Connection) -> None:
             with db:  # one transaction per batch: group commit
@@ -93,6 +107,8 @@ class SQLiteStore:
                     db.executemany(_INSERT, rows)
                 if events:
                     db.executemany(_INSERT_EVENT, events)
+                if feedback:
+                    db.executemany(_INSERT_FEEDBACK, feedback)
 
         await self._run(write)
 
@@ -148,6 +164,63 @@ class SQLiteStore:
                 db.execute("PRAGMA query_only = OFF")
 
         return await self._run(read)
+
+    async def ensure_secret(self, name: str, candidate: str) -> str:
+        """FeedbackStore: written once, at start, never on a request."""
+
+        def ensure(db: sqlite3.Connection) -> str:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT INTO gateway_secrets (name, value, created_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, candidate, time.time()),
+                )
+                row = db.execute("SELECT value FROM gateway_secrets WHERE name = ?", (name,))
+                return str(row.fetchone()[0])
+
+        return await self._run(ensure)
+
+    # TraceStore. Spans come in batches from the tracer, one transaction per batch.
+
+    async def write_spans(self, spans: Sequence[SpanRecord]) -> None:
+        rows = [astuple(span) for span in spans]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.executemany(_INSERT_SPAN, rows)
+
+        await self._run(write)
+
+    async def get_trace(self, trace_id: str) -> list[dict[str, Any]]:
+        def get(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute(
+                "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns, end_ns DESC",
+                (trace_id,),
+            )
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._run(get)
+
+    async def find_traces(
+        self, *, session: str | None = None, request_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        where, params = "request_id IS NOT NULL", []
+        if session is not None:
+            where, params = "session = ?", [session]
+        if request_id is not None:
+            where += " AND request_id = ?"
+            params.append(request_id)
+
+        def find(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute(
+                f"SELECT * FROM spans WHERE {where} ORDER BY start_ns DESC LIMIT ?",
+                (*params, limit),
+            )
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._run(find)
 
     # KeyStore. Key writes are rare and administrative: direct, each its own transaction.
 

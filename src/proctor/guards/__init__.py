@@ -1,0 +1,1 @@
+"""Guards: detectors over text (PII and secrets, injection, toxicity...), testable alone."""
