@@ -192,6 +192,9 @@ async def background(n: int, rounds: int) -> None:
         export.shutdown()
         print(f"  OTLP protobuf encoding (export thread)                {took:7.1f}")
         # Wall clock, in batches of 100 requests like the writer's: the store's own thread.
+        await store.close()
+        store = SQLiteStore(f"sqlite:///{directory / 'fresh.db'}")
+        await store.open()
         rows = span_records(spans)
         per = len(rows) // len(contexts) * 100
         start = time.perf_counter_ns()

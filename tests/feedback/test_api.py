@@ -199,5 +199,6 @@ def test_feedback_for_a_request_still_in_the_writers_buffer(tmp_path: Path) -> N
             reply = client.post("/v1/feedback", json={"request_id": request_id, "score": -1})
             assert reply.status_code == 200, reply.text
             assert time.monotonic() - started < 1
-        rows = feedback_rows(tmp_path / "proctor.db", 1)
+    # Read after the gateway stopped: its writer has drained, so both ratings are written.
+    rows = feedback_rows(tmp_path / "proctor.db", 1)
     assert [(r["request_id"], r["score"]) for r in rows] == [(request_id, -1.0)]
