@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit fmt bench clean
+.PHONY: run test lint typecheck unit fmt bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/proctor serve $(ARGS)
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) lint typecheck browser unit
+
+# The dashboard's browser tests drive the system chromium (Playwright never downloads one).
+# As root with apt-get it is installed; otherwise the tests skip, saying so.
+CHROMIUM ?= $(or $(PROCTOR_CHROMIUM),/usr/bin/chromium)
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo 'installing chromium for the browser tests'; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo 'note: no $(CHROMIUM) and cannot apt-get it: browser tests will be skipped (install chromium or set PROCTOR_CHROMIUM)'; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from proctor.app import Gateway
 from proctor.config import ConfigError
-from proctor.errors import AuthenticationFailed, BadRequest, NotFound, ProctorError
+from proctor.errors import AuthenticationFailed, BadRequest, ProctorError
 from proctor.server.http import error_response, read_body
 
 
@@ -75,26 +75,3 @@ async def put_config(request: Request) -> Response:
     except ProctorError as exc:
         return error_response(exc, "openai")
     return JSONResponse({"status": "applied"})
-
-
-async def list_requests(request: Request) -> Response:
-    try:
-        gateway = _authorize(request)
-        limit = int(request.query_params.get("limit", "50"))
-    except ProctorError as exc:
-        return error_response(exc, "openai")
-    except ValueError:
-        return error_response(BadRequest("`limit` must be an integer"), "openai")
-    rows = await gateway.store.recent_requests(max(1, min(limit, 1000)))
-    return JSONResponse({"data": rows})
-
-
-async def get_request(request: Request) -> Response:
-    try:
-        gateway = _authorize(request)
-        row = await gateway.store.get_request(request.path_params["request_id"])
-        if row is None:
-            raise NotFound("no request with that id (records are written within ~100 ms)")
-    except ProctorError as exc:
-        return error_response(exc, "openai")
-    return JSONResponse(row)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from proctor.server import admin, admin_keys, admin_spend, feedback, health, proxy
+from proctor.server import (
+    admin,
+    admin_keys,
+    admin_spend,
+    admin_stats,
+    feedback,
+    health,
+    proxy,
+)
 from proctor.server.admin_traces import get_trace, list_traces
 from proctor.server.metrics_route import metrics
+from proctor.server.ui_route import ui
 
 ROUTES = [
     Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
@@ -21,8 +30,10 @@ ROUTES = [
     Route("/metrics", metrics, methods=["GET"]),
     Route("/admin/config", admin.get_config, methods=["GET"]),
     Route("/admin/config", admin.put_config, methods=["PUT"]),
-    Route("/admin/requests", admin.list_requests, methods=["GET"]),
-    Route("/admin/requests/{request_id}", admin.get_request, methods=["GET"]),
+    Route("/admin/requests", admin_stats.get_requests, methods=["GET"]),
+    Route("/admin/requests/{request_id}", admin_stats.get_request, methods=["GET"]),
+    Route("/admin/stats", admin_stats.get_stats, methods=["GET"]),
+    Route("/admin/events", admin_stats.get_events, methods=["GET"]),
     Route("/admin/keys", admin_keys.create_key, methods=["POST"]),
     Route("/admin/keys", admin_keys.list_keys, methods=["GET"]),
     Route("/admin/keys/{key_id}", admin_keys.revoke_key, methods=["DELETE"]),
@@ -30,4 +41,5 @@ ROUTES = [
     Route("/admin/traces", list_traces, methods=["GET"]),
     Route("/admin/traces/{trace_id}", get_trace, methods=["GET"]),
     Route("/admin/feedback", feedback.list_feedback, methods=["GET"]),
+    Route("/ui{path:path}", ui, methods=["GET"]),
 ]
