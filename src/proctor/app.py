@@ -59,6 +59,7 @@ from proctor.store.records import EventRecord
 from proctor.store.writer import BatchWriter
 from proctor.telemetry.metrics import Metrics
 from proctor.telemetry.tracing import Tracer
+from proctor.topics.service import TopicService
 from proctor.wire.openai import (
     RequestLimits,
     check_chat_request,
@@ -116,6 +117,8 @@ class Gateway:
         self.tracer = Tracer(self.store)  # trace spans, built after each request
         self.writer.observers.append(self.tracer.observe)
         self.feedback = FeedbackService(self.store, self.writer, self._initial.feedback)
+        self.topics = TopicService(self.store, self._initial.topics)  # query topics
+        self.writer.observers.append(self.topics.observe)
         # Replaced providers and how long their slowest in-flight call may still take.
         self._retired: list[tuple[Provider, float]] = []
         self._background: set[asyncio.Future[None]] = set()
@@ -138,6 +141,7 @@ class Gateway:
         await self.store.open()
         await self.feedback.start()
         self.writer.start()
+        await self.topics.start()
         self.alerts.start()
         await self.refresher.start()
         self._runtime = await self._build(self._initial)
@@ -153,6 +157,7 @@ class Gateway:
         await self.counter.close()
         await self.alerts.close()
         await self.writer.close()
+        await self.topics.close()
         await self.tracer.close()
         await self.store.close()
         for provider in [*self._providers.values(), *(p for p, _ in self._retired)]:
@@ -189,7 +194,7 @@ class Gateway:
         admit = Admit(
             self.inflight,
             Admission(self.counter, self.emit, fail_closed=config.redis.fail_closed),
-            Policy(config.budgets, config.limits, config.redis.prefix),
+            Policy(config.budgets, config.limits),  # the counter adds redis.prefix
             CostBook(route, pricer),
             estimate_tokens,
             config.keys.default_max_tokens,

@@ -368,8 +368,12 @@ def test_admin_config_hides_credentials(gw: Reloadable, tmp_path: Path) -> None:
         "base_url": "http://user:pw@127.0.0.1:9/v1",
         "headers": {"x-token": "hunter2"},
     }
+    config["alerts"] = {
+        "sinks": [{"type": "slack", "url": "https://hooks.slack.com/services/T0/B0/tok3n"}]
+    }
     assert gw.put_config(dump(config)).status_code == 200
     shown = gw.http.get("/admin/config").text
-    for secret in ("sk-secret", "hunter2", "user:pw"):
+    assert "hooks.slack.com" in shown
+    for secret in ("sk-secret", "hunter2", "user:pw", "tok3n"):
         assert secret not in shown
     assert "x-token" in shown

@@ -61,6 +61,7 @@ from proctor.config.schema import (
     Trigger,
 )
 from proctor.config.telemetry import OTLPConfig, TelemetryConfig
+from proctor.config.topics import TopicsConfig
 
 __all__ = [
     "DEFAULT_TRIGGERS",
@@ -101,6 +102,7 @@ __all__ = [
     "Strategy",
     "TelemetryConfig",
     "TimeoutsConfig",
+    "TopicsConfig",
     "Trigger",
     "WebhookSinkConfig",
     "default_config",

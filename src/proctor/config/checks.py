@@ -13,6 +13,7 @@ from proctor.config.schema import (
     TimeoutsConfig,
 )
 from proctor.config.telemetry import check_telemetry
+from proctor.config.topics import check_topics
 
 # A browser Origin: scheme, host (name or [IPv6]) and optional port; never a path.
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:[0-9]{1,5})?")
@@ -36,6 +37,8 @@ def validate(config: Config) -> None:
     check_alerts(config.alerts)
     _check_feedback(config)
     if (problem := check_telemetry(config.telemetry)) is not None:
+        raise ConfigError(problem)
+    if (problem := check_topics(config.topics)) is not None:
         raise ConfigError(problem)
 
 

@@ -13,6 +13,7 @@ import msgspec
 
 from proctor.config.alerts import AlertsConfig
 from proctor.config.telemetry import TelemetryConfig
+from proctor.config.topics import TopicsConfig
 
 
 class ConfigError(ValueError):
@@ -273,3 +274,4 @@ class Config(_Section, frozen=True):
     feedback: FeedbackConfig = FeedbackConfig()
     alerts: AlertsConfig = AlertsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    topics: TopicsConfig = TopicsConfig()

@@ -99,9 +99,32 @@ def tokenization_for(model: str) -> Tokenization:
     return Tokenization(_FALLBACK, exact=False)
 
 
+class _Cached:
+    """Remembers the counts of short texts. Roles, system prompts and templates repeat from
+    request to request, and each call into the tokenizer releases and re-takes the GIL,
+    which costs the event loop far more than the counting itself."""
+
+    MAX_TEXT = 4096  # longer texts are rarely repeated; counting them is not worth keeping
+    MAX_ENTRIES = 8192
+
+    def __init__(self, encoder: _Encoder) -> None:
+        self.encoder = encoder
+        self.counts: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        if len(text) > self.MAX_TEXT:
+            return self.encoder.count(text)
+        found = self.counts.get(text)
+        if found is None:
+            if len(self.counts) >= self.MAX_ENTRIES:
+                self.counts.clear()
+            found = self.counts[text] = self.encoder.count(text)
+        return found
+
+
 @functools.cache
 def _encoder(encoding: str) -> _Encoder:
-    return cast(_Encoder, quicktok.get_encoding(encoding))
+    return _Cached(cast(_Encoder, quicktok.get_encoding(encoding)))
 
 
 def preload(models: Iterable[str]) -> None:

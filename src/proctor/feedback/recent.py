@@ -23,15 +23,18 @@ UNAUTHENTICATED = 401
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A request that exists; `key_id` is the virtual key that made it (None: no key)."""
+    """A request that exists; `key_id` is the virtual key that made it (None: no key).
+    Its model and feature go with the rating to the alert series."""
 
     key_id: str | None
+    model: str | None = None
+    feature: str | None = None
 
 
 class RecentRequests:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._owners: dict[str, str | None] = {}  # insertion order: oldest first
+        self._owners: dict[str, Seen] = {}  # insertion order: oldest first
         self._drained = asyncio.Event()
 
     def __len__(self) -> int:
@@ -42,7 +45,7 @@ class RecentRequests:
         owners = self._owners
         for ctx in contexts:
             if ctx.status != UNAUTHENTICATED:
-                owners[ctx.request_id] = ctx.tags.key_id
+                owners[ctx.request_id] = Seen(ctx.tags.key_id, ctx.public_model, ctx.tags.feature)
         excess = len(owners) - self.capacity
         if excess > 0:
             for request_id in list(islice(owners, excess)):
@@ -53,7 +56,7 @@ class RecentRequests:
 
     def lookup(self, request_id: str) -> Seen | None:
         if request_id in self._owners:
-            return Seen(self._owners[request_id])
+            return self._owners[request_id]
         return None
 
     async def wait_for(

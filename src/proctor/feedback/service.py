@@ -107,7 +107,12 @@ class FeedbackService:
             if row.get("status") == UNAUTHENTICATED:
                 return None
             key_id = row.get("key_id")
-            return Seen(key_id if isinstance(key_id, str) else None)
+            model, feature = row.get("public_model"), row.get("feature")
+            return Seen(
+                key_id if isinstance(key_id, str) else None,
+                model if isinstance(model, str) else None,
+                feature if isinstance(feature, str) else None,
+            )
         # Maybe finished a moment ago and still in the writer's buffer (or being written).
         return await self.recent.wait_for(request_id, lambda: self.writer.depth, self.wait_s)
 

@@ -68,11 +68,14 @@ class Policy:
         self,
         budgets: Sequence[BudgetConfig],
         limits: Sequence[RateLimitConfig],
-        prefix: str,
+        prefix: str = "",
     ) -> None:
         self.budgets = tuple(budgets)
         self.limits = tuple(limits)
         self.prefix = prefix
+        # Period id, TTL and end for each period, recomputed once a second: strftime and
+        # calendar arithmetic per budget per request are most of what binding costs.
+        self._periods: dict[Period, tuple[int, str, float, dt.datetime | None]] = {}
 
     @property
     def empty(self) -> bool:
@@ -114,14 +117,23 @@ class Policy:
         alerts: tuple[float, ...],
         now: dt.datetime,
     ) -> BoundBudget:
+        pid, ttl, end = self._period(period, now)
         return BoundBudget(
             label=f"{period} budget '{name}' ({scope}={who})",
-            counter_key=f"{self.prefix}budget:{scope}:{who}:{period}:{period_id(period, now)}",
+            counter_key=f"{self.prefix}budget:{scope}:{who}:{period}:{pid}",
             limit_usd=limit,
-            ttl_s=ttl_s(period, now),
-            resets_at=period_end(period, now),
+            ttl_s=ttl,
+            resets_at=end,
             alerts=alerts,
         )
+
+    def _period(self, period: Period, now: dt.datetime) -> tuple[str, float, dt.datetime | None]:
+        second = int(now.timestamp())
+        cached = self._periods.get(period)
+        if cached is None or cached[0] != second:
+            cached = (second, period_id(period, now), ttl_s(period, now), period_end(period, now))
+            self._periods[period] = cached
+        return cached[1], cached[2], cached[3]
 
     def limits_for(self, ctx: Context, key: KeyLimits | None) -> list[BoundLimit]:
         bound: list[BoundLimit] = []

@@ -37,6 +37,10 @@ async def get_config(request: Request) -> Response:
         return error_response(exc, "openai")
     body = msgspec.to_builtins(gateway.config)
     _hide_secrets(body)
+    for sink in body.get("alerts", {}).get("sinks", []):
+        # A webhook's path is its secret (Slack's are): show where it goes, not the token.
+        if isinstance(sink.get("url"), str):
+            sink["url"] = re.sub(r"^(\w+://[^/]+).*$", r"\1/***", sink["url"])
     return JSONResponse(body)
 
 

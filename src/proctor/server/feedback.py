@@ -99,7 +99,7 @@ async def _locate(gateway: Gateway, request_id: str) -> Seen:
 
 
 def _accept(
-    gateway: Gateway, given: FeedbackInput, channel: Channel, rater: str | None
+    gateway: Gateway, given: FeedbackInput, channel: Channel, rater: str | None, seen: Seen
 ) -> Response:
     limit = gateway.config.feedback.max_changes
     if not gateway.feedback.changes.take(given.request_id, channel, limit):
@@ -109,6 +109,7 @@ def _accept(
             code="feedback_limit",
         )
     record = gateway.feedback.submit(given, channel, rater)
+    gateway.alerts.record_feedback(given.score, seen.model, seen.feature)
     return JSONResponse(_shown(record))
 
 
@@ -138,7 +139,7 @@ async def post_feedback(request: Request) -> Response:
                 param="request_id",
                 code="not_your_request",
             )
-        return _accept(gateway, given, "api", rater.key_id)
+        return _accept(gateway, given, "api", rater.key_id, seen)
     except ProctorError as exc:
         return error_response(exc, "openai")
 
@@ -197,8 +198,8 @@ async def post_browser_feedback(request: Request) -> Response:
                 param="token",
                 code="invalid_feedback_token",
             )
-        await _locate(gateway, given.request_id)
-        response = _accept(gateway, given, "browser", None)
+        seen = await _locate(gateway, given.request_id)
+        response = _accept(gateway, given, "browser", None, seen)
     except ProctorError as exc:
         response = error_response(exc, "openai")
     return _with_cors(response, origin)

@@ -13,6 +13,7 @@ from proctor.server import (
     health,
     proxy,
 )
+from proctor.server.admin_topics import get_topics
 from proctor.server.admin_traces import get_trace, list_traces
 from proctor.server.metrics_route import metrics
 from proctor.server.ui_route import ui
@@ -41,5 +42,6 @@ ROUTES = [
     Route("/admin/traces", list_traces, methods=["GET"]),
     Route("/admin/traces/{trace_id}", get_trace, methods=["GET"]),
     Route("/admin/feedback", feedback.list_feedback, methods=["GET"]),
+    Route("/admin/topics", get_topics, methods=["GET"]),
     Route("/ui{path:path}", ui, methods=["GET"]),
 ]

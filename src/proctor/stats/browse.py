@@ -10,7 +10,7 @@ from proctor.stats.params import EventFilter, RequestFilter
 from proctor.stats.sql import events_page, feedback_of, requests_page
 from proctor.store.base import SpendStore, TraceStore
 
-_JSON_FIELDS = ("stage_ms", "attempts", "findings")
+_JSON_FIELDS = ("stage_ms", "stage_start_ms", "attempts", "findings")
 
 
 def _decoded(text: object) -> object:

@@ -107,6 +107,24 @@ class TraceStore(Protocol):
 
 
 @runtime_checkable
+class TopicStore(Protocol):
+    """Query topics (proctor.topics): written in batches by its background task, never on a
+    request's path. Topic rows are dicts with the `topics` table's columns."""
+
+    async def write_topics(
+        self,
+        topics: Sequence[dict[str, Any]],
+        assignments: Sequence[tuple[str, str, float]],
+        merged: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Upsert topic rows, add (request_id, topic_id, at) assignments, and move the
+        assignments of each merged (gone, into) topic before deleting the gone one."""
+        ...
+
+    async def load_topics(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
 class Store(RequestLog, KeyStore, SpendStore, FeedbackStore, Protocol):
     """Everything a full backend (SQLite, PostgreSQL) provides."""
 

@@ -168,4 +168,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        6,
+        "query topics",
+        (
+            # Written in batches by proctor.topics, never on a request's path. `centroid` is
+            # the base64 of the float32 sum of the members' vectors (divide by `count` for the
+            # mean): TEXT, because BLOB and BYTEA differ between SQLite and PostgreSQL.
+            """
+            CREATE TABLE topics (
+                id TEXT PRIMARY KEY,
+                label TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                count INTEGER NOT NULL,
+                embedder TEXT NOT NULL,
+                centroid TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE topic_assignments (
+                request_id TEXT PRIMARY KEY,
+                topic_id TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL
+            )
+            """,
+            "CREATE INDEX topic_assignments_topic ON topic_assignments (topic_id)",
+        ),
+    ),
+    Migration(
+        7,
+        "stage start offsets on the request log",
+        ("ALTER TABLE requests ADD COLUMN stage_start_ms TEXT NOT NULL DEFAULT '{}'",),
+    ),
 )

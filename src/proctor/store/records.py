@@ -43,6 +43,7 @@ class RequestRecord(msgspec.Struct, frozen=True):
     reasoning_tokens: int | None = None
     cost_usd: float | None = None
     stage_ms: str = "{}"  # JSON object, stage -> exclusive milliseconds
+    stage_start_ms: str = "{}"  # JSON object, stage -> start, ms after the request arrived
     attempts: str = "[]"  # JSON array of attempts
     findings: str = "[]"  # JSON array of findings
 
@@ -84,6 +85,9 @@ def record_of(ctx: Context) -> RequestRecord:
         cost_usd=ctx.cost_usd,
         stage_ms=_encoder.encode(
             {k: round(v, 4) for k, v in ctx.stage_timings_ms().items()}
+        ).decode(),
+        stage_start_ms=_encoder.encode(
+            {k: round(v / 1e6, 4) for k, v in ctx.stage_start_ns.items()}
         ).decode(),
         attempts=_encoder.encode(ctx.attempts).decode(),
         findings=_encoder.encode(ctx.findings).decode(),

@@ -43,6 +43,9 @@ _INSERT_EVENT = _insert("events", EVENT_COLUMNS)
 _INSERT_SPAN = _insert("spans", SPAN_COLUMNS)
 # INSERT OR REPLACE on (request_id, channel): a second rating replaces the first.
 _INSERT_FEEDBACK = _insert("feedback", FEEDBACK_COLUMNS)
+_TOPIC_COLUMNS = ("id", "label", "created_at", "count", "embedder", "centroid")
+_INSERT_TOPIC = _insert("topics", _TOPIC_COLUMNS)
+_INSERT_ASSIGNMENT = _insert("topic_assignments", ("request_id", "topic_id", "at"))
 # Plain INSERT: a key id or secret hash that already exists is an error, never a replacement.
 _KEY_NAMES = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
 _INSERT_KEY = f"INSERT INTO keys ({_KEY_NAMES}) VALUES ({', '.join('?' for _ in KEY_COLUMNS)})"
@@ -221,6 +224,38 @@ class SQLiteStore:
             return [dict(row) for row in cursor.fetchall()]
 
         return await self._run(find)
+
+    # TopicStore. One transaction per batch from the topics task.
+
+    async def write_topics(
+        self,
+        topics: Sequence[dict[str, Any]],
+        assignments: Sequence[tuple[str, str, float]],
+        merged: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        rows = [tuple(t[c] for c in _TOPIC_COLUMNS) for t in topics]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                if rows:
+                    db.executemany(_INSERT_TOPIC, rows)
+                if assignments:
+                    db.executemany(_INSERT_ASSIGNMENT, assignments)
+                for gone, into in merged:
+                    db.execute(
+                        "UPDATE topic_assignments SET topic_id = ? WHERE topic_id = ?", (into, gone)
+                    )
+                    db.execute("DELETE FROM topics WHERE id = ?", (gone,))
+
+        await self._run(write)
+
+    async def load_topics(self) -> list[dict[str, Any]]:
+        def load(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute("SELECT * FROM topics ORDER BY created_at, id")
+            return [dict(row) for row in cursor.fetchall()]
+
+        return await self._run(load)
 
     # KeyStore. Key writes are rare and administrative: direct, each its own transaction.
 

@@ -128,19 +128,28 @@ class Tracer:
         telemetry = self.telemetry
         if not telemetry.traces or not contexts:
             return
-        spans: list[Span] = []
+        stored: list[Span] = []
+        exported: list[Span] = []
         build = self.builder.build
+        storing = telemetry.store_spans and self.store is not None
         for ctx in contexts:
+            keep = storing and _worth_storing(ctx, telemetry.store_sample_ratio)
+            if not keep and self.export is None:
+                continue
             try:
-                spans.extend(build(ctx))
+                spans = build(ctx)
             except Exception:  # one odd request must not cost the others their traces
                 self.failures += 1
                 log.exception("could not build the trace of %s", ctx.request_id)
+                continue
+            if keep:
+                stored.extend(spans)
+            exported.extend(spans)
         self.traces += len(contexts)
-        if telemetry.store_spans and self.store is not None:
-            self._store(span_records(spans))
-        if self.export is not None:
-            self.export.submit(spans)
+        if stored:
+            self._store(span_records(stored))
+        if self.export is not None and exported:
+            self.export.submit(exported)
 
     def _store(self, rows: list[SpanRecord]) -> None:
         room = self.max_pending - len(self._pending)
@@ -171,3 +180,16 @@ class Tracer:
         export, self.export = self.export, None
         if export is not None:
             await asyncio.to_thread(export.shutdown)
+
+
+def _worth_storing(ctx: Context, ratio: float) -> bool:
+    """Every failed, retried or fallen-back request, and every one whose caller's traceparent
+    asked for sampling; a sample of the rest, decided from the request id (random)."""
+    if ctx.status >= 400 or len(ctx.attempts) > 1:
+        return True
+    if ctx.headers.get("traceparent", "").endswith("-01"):
+        return True
+    try:
+        return int(ctx.request_id[-8:], 16) < ratio * 0x1_0000_0000
+    except ValueError:
+        return True

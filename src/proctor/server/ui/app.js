@@ -232,10 +232,14 @@
     const bars = [];
     const spans = Array.isArray(req.spans) ? req.spans : [];
     const t0 = spans.length ? Math.min(...spans.map((sp) => sp.start_ns)) : 0;
+    const starts =
+      typeof req.stage_start_ms === "string" ? JSON.parse(req.stage_start_ms || "{}") : req.stage_start_ms || {};
     const spanAt = Object.fromEntries(spans.map((sp) => [sp.attributes?.["proctor.stage"] || sp.name, sp]));
     for (const [stage, ms] of Object.entries(req.stage_ms || {})) {
       const sp = spanAt[stage];
-      bars.push({ label: stage, start: sp ? (sp.start_ns - t0) / 1e6 : 0, ms, cls: "stage", kind: "stage" });
+      const logged = starts[stage];
+      const start = typeof logged === "number" ? logged : sp ? (sp.start_ns - t0) / 1e6 : 0;
+      bars.push({ label: stage, start, ms, cls: "stage", kind: "stage" });
     }
     (req.attempts || []).forEach((a, i) => bars.push({
       label: `attempt ${i + 1}: ${a.deployment || a.model}`, start: a.started_ms || 0, ms: a.latency_ms || 0,
@@ -301,8 +305,30 @@
     ];
   }
 
+  async function topics() {
+    const body = await api(`/admin/topics?${params({ since: state.since })}`);
+    const flags = (v, r) => [r.new ? "new" : "", r.growing ? "growing" : ""].filter(Boolean).join(" · ");
+    return [
+      h("div", { class: "filters" }, h("h1", {}, "Topics"),
+        h("label", {}, "Window", select("since", SINCE, state.since, (v) => { state.since = v; render(); }))),
+      h("p", { class: "muted" }, `${fmtInt(body.topics)} topics in all; growth compares with the previous window of the same length.`),
+      table([
+        { key: "label", label: "Topic" },
+        { key: "flags", label: "Flags", fmt: flags, cls: (r) => (r.new || r.growing ? "flag" : "") },
+        { key: "requests", label: "Requests", num: true, fmt: fmtInt },
+        { key: "growth", label: "Growth", num: true, fmt: (v) => (isNum(v) ? v.toFixed(1) + "×" : "–") },
+        { key: "cost_usd", label: "Cost", num: true, fmt: fmtUsd },
+        { key: "latency_p50_ms", label: "p50", num: true, fmt: fmtMs },
+        { key: "latency_p95_ms", label: "p95", num: true, fmt: fmtMs },
+        { key: "guard_events", label: "Guard events", num: true, fmt: fmtInt },
+        { key: "feedback_count", label: "Feedback", num: true, fmt: (v, r) => (v ? `${fmtInt(v)} · avg ${fmtNum(r.feedback_mean)}` : "–") },
+        { key: "first_seen", label: "First seen", fmt: fmtTime },
+      ], body.data || [], null, "No topics in this window yet (queries are clustered in the background)."),
+    ];
+  }
+
   // ---- router ----
-  const PAGES = { overview, cost, requests, events };
+  const PAGES = { overview, cost, requests, topics, events };
   let generation = 0;
   async function render() {
     const mine = ++generation;
