@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -117,10 +116,8 @@ async def test_observer_only_enqueues_then_task_clusters(tmp_path: Path) -> None
     service = TopicService(store, config, embedder=embedder)
     contexts = [chat("reset my password " + "x" * 50), chat("reset my password now")]
     contexts[0].findings.append(Finding("g", "r", "flag"))
-    started = time.perf_counter()
     service.observe(contexts)
-    assert time.perf_counter() - started < 0.01
-    assert calls == []
+    assert calls == []  # nothing embedded on the observer's path
     assert len(service._queue) == 2
     assert len(service._queue[0][1]) == 20  # truncated
     await service.start()
@@ -142,3 +139,7 @@ async def test_observer_samples_and_bounds(tmp_path: Path) -> None:
     off = TopicService(store, TopicsConfig(enabled=False), embedder=HashingEmbedder())
     off.observe([chat("hello")])
     assert len(off._queue) == 0
+    capped = TopicService(store, TopicsConfig(max_per_second=10), embedder=HashingEmbedder())
+    capped.observe([chat("hello")] * 100)  # a burst: one second's worth is clustered
+    assert 10 <= len(capped._queue) <= 11
+    assert capped.skipped == 100 - len(capped._queue)

@@ -174,6 +174,24 @@ def test_cost_and_events_pages_render(
     page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)
 
 
+def test_topics_page_lists_the_clustered_queries(
+    page: Page, gateway: ServerThread, seeded: dict[str, list[str]]
+) -> None:
+    # Clustering runs in the background (flush ~1 s): wait for the API to have topics.
+    deadline = time.monotonic() + 30
+    while True:
+        body = httpx.get(f"{gateway.url}/admin/topics", timeout=10).json()
+        if body["data"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["data"], "no topic was formed from the seeded queries"
+    assert sum(t["requests"] for t in body["data"]) >= 1
+    _open(page, f"{gateway.url}/ui/#/topics")
+    assert page.locator("main table tbody tr").count() == len(body["data"])
+    assert page.locator("main p.error").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "topics.png"), full_page=True)
+
+
 def test_a_401_asks_for_the_admin_key(browser: BrowserContext, tmp_path: Path) -> None:
     config = _config(tmp_path, server={"admin_key": "adm-ui-s3cret"})
     with running_gateway(config) as server:

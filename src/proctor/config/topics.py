@@ -3,6 +3,8 @@
 topics:
   enabled: true
   sample_rate: 1.0          # share of finished chat requests that are clustered
+  max_per_second: 20        # at most this many embedded per second (a query costs ~4 ms
+                            # of CPU to embed: uncapped, a busy gateway would spend a core)
   embedder: auto            # auto (MiniLM if installed, else hashing), minilm, hashing
   threshold: null           # cosine to join a topic; null: the embedder's calibrated one
   max_topics: 500           # beyond this the smallest topic is merged into its nearest
@@ -24,6 +26,7 @@ import msgspec
 class TopicsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     sample_rate: float = 1.0
+    max_per_second: float = 20.0
     embedder: Literal["auto", "minilm", "hashing"] = "auto"
     threshold: float | None = None
     max_topics: int = 500
@@ -39,6 +42,8 @@ def check_topics(topics: TopicsConfig) -> str | None:
     """The first problem with the section, naming its key; None when it is fine."""
     if not 0 <= topics.sample_rate <= 1:
         return "`$.topics.sample_rate` must be between 0 and 1"
+    if topics.max_per_second <= 0:
+        return "`$.topics.max_per_second` must be positive"
     if topics.threshold is not None and not -1 < topics.threshold <= 1:
         return "`$.topics.threshold` must be in (-1, 1]"
     for name in ("max_topics", "queue_size", "batch_size", "max_chars", "growing_min_requests"):
