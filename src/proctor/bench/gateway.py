@@ -9,6 +9,7 @@ memory|redis` adds prices, budgets and rate limits (see `proctor.bench.metering`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 from typing import Any
@@ -45,9 +46,29 @@ def bench_config(
             "providers": {"up": provider_config},
             "models": {MODEL: {"deployments": [{"provider": "up", "model": UPSTREAM_MODEL}]}},
             **config_sections(metering, UPSTREAM_MODEL, redis_url, redis_prefix),
+            **_observability_sections(),
         },
         env={},
     )
+
+
+_OBSERVABILITY_ENV = "PROCTOR_BENCH_OBSERVABILITY"
+
+
+def set_observability(on: bool) -> None:
+    """Whether the gateways this process starts build trace spans and cluster query topics
+    (the child processes inherit it through the environment)."""
+    os.environ[_OBSERVABILITY_ENV] = "on" if on else "off"
+
+
+def _observability_sections() -> dict[str, Any]:
+    value = os.environ.get(_OBSERVABILITY_ENV, "on")
+    if value == "on":
+        return {}
+    if value == "off":
+        return {"telemetry": {"traces": False}, "topics": {"enabled": False}}
+    sections: dict[str, Any] = json.loads(value)  # finer A/B runs: raw config sections
+    return sections
 
 
 def openai_adapter_available() -> bool:

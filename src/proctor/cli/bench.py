@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from proctor.bench import report as report_mod
+from proctor.bench.gateway import set_observability
 from proctor.bench.metering import DEFAULT_REDIS_URL, MODES, Metering
 from proctor.bench.procs import ChildFailed
 from proctor.bench.runner import Options, Report, run
@@ -96,6 +97,14 @@ def _output(report: Report, as_json: bool, as_markdown: bool) -> None:
         report_mod.print_report(report, out if out.is_terminal else Console(width=160))
 
 
+ObservabilityArg = Annotated[
+    bool,
+    typer.Option(
+        help="trace spans and query topics in the gateway under test (metrics are always on)"
+    ),
+]
+
+
 @bench_app.command()
 def overhead(
     requests: Annotated[int, typer.Option(help="measured requests per phase")] = 2000,
@@ -111,6 +120,7 @@ def overhead(
     metering: MeteringArg = MeteringOption.off,
     compare_metering: CompareArg = False,
     redis_url: RedisUrlArg = DEFAULT_REDIS_URL,
+    observability: ObservabilityArg = True,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables")] = False,
 ) -> None:
@@ -131,6 +141,7 @@ def overhead(
         metering=_metering(metering, compare_metering),
         redis_url=redis_url,
     )
+    set_observability(observability)
     report = _run(options, latency=True, capacity=throughput)
     _output(report, as_json, as_markdown)
 
@@ -145,6 +156,7 @@ def throughput_command(
     metering: MeteringArg = MeteringOption.off,
     compare_metering: CompareArg = False,
     redis_url: RedisUrlArg = DEFAULT_REDIS_URL,
+    observability: ObservabilityArg = True,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables")] = False,
 ) -> None:
@@ -161,5 +173,6 @@ def throughput_command(
         metering=_metering(metering, compare_metering),
         redis_url=redis_url,
     )
+    set_observability(observability)
     report = _run(options, latency=False, capacity=True)
     _output(report, as_json, as_markdown)

@@ -3,7 +3,7 @@
 topics:
   enabled: true
   sample_rate: 1.0          # share of finished chat requests that are clustered
-  max_per_second: 20        # at most this many embedded per second (a query costs ~4 ms
+  max_per_second: 5         # at most this many embedded per second (a query costs ~4 ms
                             # of CPU to embed: uncapped, a busy gateway would spend a core)
   embedder: auto            # auto (MiniLM if installed, else hashing), minilm, hashing
   threshold: null           # cosine to join a topic; null: the embedder's calibrated one
@@ -26,7 +26,7 @@ import msgspec
 class TopicsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     sample_rate: float = 1.0
-    max_per_second: float = 20.0
+    max_per_second: float = 5.0
     embedder: Literal["auto", "minilm", "hashing"] = "auto"
     threshold: float | None = None
     max_topics: int = 500
