@@ -58,6 +58,8 @@ async def test_totals(store: SQLiteStore) -> None:
         "cache_hit_rate": 0.0,
         "guard_events": 2,
         "guard_blocks": 1,
+        "refusals": 0,
+        "refusal_rate": 0.0,
         "feedback_count": 3,
         "feedback_mean": pytest.approx(1.0 / 3),
     }

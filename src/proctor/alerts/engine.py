@@ -54,6 +54,7 @@ def sample_of(ctx: Context) -> Sample:
         cost_usd=ctx.cost_usd or 0.0,
         blocked=any(f.action == "block" for f in ctx.findings),
         toxic=any(f.rule.startswith("toxicity") for f in ctx.findings),
+        refused=any(f.rule == "refusal" for f in ctx.findings),
     )
 
 

@@ -51,7 +51,7 @@ def iso(at: float) -> str:
     )
 
 
-_RATES = frozenset({"error_rate", "guard_block_rate", "toxicity_rate"})
+_RATES = frozenset({"error_rate", "guard_block_rate", "toxicity_rate", "refusal_rate"})
 
 
 def format_value(metric: str | None, value: float | None) -> str:

@@ -45,6 +45,8 @@ def metric_value(metric: str, totals: Bucket) -> float | None:
         return totals.blocked / totals.requests
     if metric == "toxicity_rate":
         return totals.toxic / totals.requests
+    if metric == "refusal_rate":
+        return totals.refused / totals.requests
     if metric.startswith("latency_p"):
         return totals.percentile_ms(float(metric.removeprefix("latency_p").removesuffix("_ms")))
     raise ValueError(f"unknown metric {metric!r}")

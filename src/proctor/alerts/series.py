@@ -47,6 +47,7 @@ class Bucket:
         "feedback_n",
         "feedback_sum",
         "latency",
+        "refused",
         "requests",
         "toxic",
     )
@@ -57,6 +58,7 @@ class Bucket:
         self.cost_usd = 0.0
         self.blocked = 0
         self.toxic = 0
+        self.refused = 0
         self.feedback_sum = 0.0
         self.feedback_n = 0
         self.latency: dict[int, int] = {}
@@ -67,6 +69,7 @@ class Bucket:
         self.cost_usd += other.cost_usd
         self.blocked += other.blocked
         self.toxic += other.toxic
+        self.refused += other.refused
         self.feedback_sum += other.feedback_sum
         self.feedback_n += other.feedback_n
         for index, count in other.latency.items():
@@ -95,6 +98,7 @@ class Sample:
     cost_usd: float
     blocked: bool
     toxic: bool
+    refused: bool = False
 
 
 class _Ring:
@@ -154,6 +158,7 @@ class Series:
             bucket.cost_usd += sample.cost_usd
             bucket.blocked += sample.blocked
             bucket.toxic += sample.toxic
+            bucket.refused += sample.refused
             bucket.latency[latency] = bucket.latency.get(latency, 0) + 1
 
     def add_feedback(self, t: float, score: float) -> None:

@@ -36,6 +36,7 @@ AlertMetric = Literal[
     "cost_usd",
     "guard_block_rate",
     "toxicity_rate",
+    "refusal_rate",
     "feedback_score",
 ]
 Severity = Literal["info", "warning", "critical"]

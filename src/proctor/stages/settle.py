@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from proctor.context import ChatStream, Context, Reply
+from proctor.context import ChatStream, Context, Finding, Reply
 from proctor.cost.pricing import Price, PriceTable, cost_usd
 from proctor.pipeline import Next
 from proctor.wire.types import ChatChunk, ChatResponse, EmbeddingResponse, Usage
@@ -68,6 +68,8 @@ class Settle:
         if isinstance(reply, ChatResponse):
             ctx.usage = reply.usage
             ctx.system_fingerprint = reply.system_fingerprint
+            if any(_refused(c.finish_reason, c.message.refusal) for c in reply.choices):
+                _note_refusal(ctx)
         elif isinstance(reply, EmbeddingResponse):
             ctx.usage = Usage(
                 prompt_tokens=reply.usage.prompt_tokens, total_tokens=reply.usage.total_tokens
@@ -88,7 +90,22 @@ class Settle:
                     first = False
                 if chunk.usage is not None:
                     ctx.usage = chunk.usage
+                for choice in chunk.choices:
+                    if _refused(choice.finish_reason, choice.delta.refusal):
+                        _note_refusal(ctx)
                 yield chunk
         finally:
             # Also when the stream breaks or the client leaves: what was used is still owed.
             ctx.cost_usd = self.pricer.cost(ctx)
+
+
+def _refused(finish_reason: str | None, refusal: str | None) -> bool:
+    """The model declined: OpenAI's `refusal` text or a `content_filter` stop (Anthropic's
+    `refusal` stop reason arrives translated to it)."""
+    return bool(refusal) or finish_reason == "content_filter"
+
+
+def _note_refusal(ctx: Context) -> None:
+    """A quality signal, not a guard verdict: recorded as a finding with rule `refusal`."""
+    if not any(f.rule == "refusal" for f in ctx.findings):
+        ctx.findings.append(Finding(stage="settle", rule="refusal", action="flag"))

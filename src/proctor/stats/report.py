@@ -37,6 +37,7 @@ class _Sample:
         self.ttft: list[float] = []
         self.guard_events = 0
         self.guard_blocks = 0
+        self.refusals = 0
 
     def measures(self) -> dict[str, Any]:
         self.latency.sort()
@@ -49,6 +50,7 @@ class _Sample:
             "ttft_p95_ms": nearest_rank(self.ttft, 95),
             "guard_events": self.guard_events,
             "guard_blocks": self.guard_blocks,
+            "refusals": self.refusals,
         }
 
 
@@ -75,10 +77,13 @@ class _Samples:
             findings = msgspec.json.decode(row["findings"])
             if not isinstance(findings, list):
                 continue
-            blocks = sum(1 for f in findings if isinstance(f, dict) and f.get("action") == "block")
+            found = [f for f in findings if isinstance(f, dict)]
+            refusals = sum(1 for f in found if f.get("rule") == "refusal")
+            blocks = sum(1 for f in found if f.get("action") == "block")
             for part in self.slices(row):
-                part.guard_events += len(findings)
+                part.guard_events += len(found) - refusals
                 part.guard_blocks += blocks
+                part.refusals += refusals
 
 
 def _ratio(part: float, whole: int) -> float | None:
@@ -101,6 +106,7 @@ def _summary(row: dict[str, Any] | None, measured: _Sample) -> dict[str, Any]:
         "prompt_tokens": int(row.get("sum_prompt") or 0),
         "completion_tokens": int(row.get("sum_completion") or 0),
         **measured.measures(),
+        "refusal_rate": _ratio(measured.refusals, requests),
         "cache_hits": cache_hits,
         "cache_hit_rate": _ratio(cache_hits, requests),
         "feedback_count": feedback_count,

@@ -52,6 +52,8 @@ STREAM: Final = "proctor.stream"
 STATUS: Final = "proctor.status"
 ERROR: Final = "proctor.error"
 COST: Final = "proctor.cost_usd"
+# Not (yet) in the GenAI conventions; the name the issue and several backends use.
+GEN_AI_COST: Final = "gen_ai.usage.cost"
 TTFT_MS: Final = "proctor.ttft_ms"
 DEPLOYMENT: Final = "proctor.deployment"
 PROVIDER_INSTANCE: Final = "proctor.provider"
@@ -118,6 +120,7 @@ def outcome_attributes(ctx: Context) -> Attributes:
     _put(result, RESPONSE_MODEL, ctx.served_model)
     _put(result, SYSTEM_FINGERPRINT, ctx.system_fingerprint)
     _put(result, COST, ctx.cost_usd)
+    _put(result, GEN_AI_COST, ctx.cost_usd)
     if ctx.ttft_ms is not None:
         result[TTFT_MS] = round(ctx.ttft_ms, 3)
         if ctx.stream:

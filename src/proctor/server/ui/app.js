@@ -145,6 +145,7 @@
         card("Latency p50", fmtMs(t.latency_p50_ms), "p50"), card("Latency p95", fmtMs(t.latency_p95_ms), "p95"),
         card("Latency p99", fmtMs(t.latency_p99_ms), "p99"), card("Error rate", fmtPct(t.error_rate), "error_rate"),
         card("Cache hit rate", fmtPct(t.cache_hit_rate), "cache"), card("Guard events", fmtInt(t.guard_events), "guard"),
+        card("Refusal rate", fmtPct(t.refusal_rate), "refusal_rate"),
         card("Feedback", t.feedback_count ? `${fmtInt(t.feedback_count)} · avg ${fmtNum(t.feedback_mean)}` : "none", "feedback")),
       h("h2", {}, "Over time"),
       series.length ? h("div", { class: "charts" },
