@@ -17,7 +17,7 @@ from proctor.cost.pricing import (
     shipped_metadata,
     worst_case_usd,
 )
-from proctor.wire.anthropic_upstream import from_anthropic_response
+from proctor.wire.anthropic_replies import from_anthropic_response
 from proctor.wire.types import CompletionTokensDetails, PromptTokensDetails, Usage
 
 

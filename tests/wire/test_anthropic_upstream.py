@@ -11,12 +11,12 @@ import pytest
 
 from proctor.errors import BadRequest
 from proctor.wire.anthropic import encode_message, parse_messages_request, stream_events
-from proctor.wire.anthropic_upstream import (
+from proctor.wire.anthropic_replies import (
     AnthropicStreamError,
     AnthropicStreamTranslator,
     from_anthropic_response,
-    to_anthropic_request,
 )
+from proctor.wire.anthropic_upstream import to_anthropic_request
 from proctor.wire.openai import RequestLimits, parse_chat_request
 from proctor.wire.sse import SSEDecoder
 from proctor.wire.types import ChatChunk, ChatRequest

@@ -1,5 +1,6 @@
 """The Anthropic adapter: the internal (OpenAI-shaped) request to Anthropic's Messages API
-and back. Translation is in `wire.anthropic_upstream`; this module only does the I/O."""
+and back. Translation is in `wire.anthropic_upstream` (requests) and
+`wire.anthropic_replies` (answers); this module only does the I/O."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from proctor.config import AnthropicProviderConfig
 from proctor.errors import BadRequest, UpstreamProtocolError, UpstreamStatusError
 from proctor.providers.base import Deployment
 from proctor.providers.http import HttpClient
-from proctor.wire.anthropic_upstream import (
+from proctor.wire.anthropic_replies import (
     AnthropicStreamError,
     AnthropicStreamTranslator,
     from_anthropic_response,
-    to_anthropic_request,
 )
+from proctor.wire.anthropic_upstream import to_anthropic_request
 from proctor.wire.types import (
     ChatChunk,
     ChatRequest,

@@ -33,7 +33,7 @@ from proctor.feedback.report import MAX_LIMIT
 from proctor.server.admin import _authorize
 from proctor.server.http import error_response, read_body
 from proctor.spend.params import SpendParamError, parse_since
-from proctor.stages.identify import secret_of
+from proctor.stages.identify import secret_of, verify_key
 from proctor.store.base import FeedbackStore
 from proctor.store.records import FeedbackRecord
 
@@ -74,17 +74,7 @@ def _rater(request: Request, gateway: Gateway) -> Rater:
                 code="invalid_api_key",
             )
         return Rater(None)
-    if secret is None:
-        raise AuthenticationFailed(
-            "a virtual key is required: send `Authorization: Bearer <key>` or `x-api-key`",
-            code="missing_api_key",
-        )
-    key = gateway.keyring.lookup(secret)
-    if key is None:
-        raise AuthenticationFailed("the key is not valid", code="invalid_api_key")
-    if key.revoked_at is not None:
-        raise AuthenticationFailed("the key has been revoked", code="revoked_api_key")
-    return Rater(key.id)
+    return Rater(verify_key(gateway.keyring, secret).id)
 
 
 async def _locate(gateway: Gateway, request_id: str) -> Seen:

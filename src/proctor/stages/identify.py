@@ -82,6 +82,21 @@ def secret_of(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def verify_key(keys: Keys, secret: str | None) -> KeyView:
+    """The caller's live key, or the 401 that says what is wrong with it."""
+    if secret is None:
+        raise AuthenticationFailed(
+            "a virtual key is required: send `Authorization: Bearer <key>` or `x-api-key`",
+            code="missing_api_key",
+        )
+    key = keys.lookup(secret)
+    if key is None:
+        raise AuthenticationFailed("the key is not valid", code="invalid_api_key")
+    if key.revoked_at is not None:
+        raise AuthenticationFailed("the key has been revoked", code="revoked_api_key")
+    return key
+
+
 class Identify:
     """Authenticates and attributes the request.
 
@@ -114,17 +129,7 @@ class Identify:
         return await call_next(ctx)
 
     def _authenticate(self, ctx: Context) -> KeyView:
-        secret = secret_of(ctx.headers)
-        if secret is None:
-            raise AuthenticationFailed(
-                "a virtual key is required: send `Authorization: Bearer <key>` or `x-api-key`",
-                code="missing_api_key",
-            )
-        key = self.keys.lookup(secret)
-        if key is None:
-            raise AuthenticationFailed("the key is not valid", code="invalid_api_key")
-        if key.revoked_at is not None:
-            raise AuthenticationFailed("the key has been revoked", code="revoked_api_key")
+        key = verify_key(self.keys, secret_of(ctx.headers))
         if key.models and ctx.request.model not in key.models:
             raise PermissionDenied(
                 f"this key may not use the model '{ctx.request.model}' "

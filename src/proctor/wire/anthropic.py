@@ -1,6 +1,7 @@
 """Anthropic Messages wire format, front door: internal replies as an Anthropic message or
 stream of events. The request side is in `wire.anthropic_request` (its parser is re-exported
-here), the provider direction (proctor calling Anthropic) in `wire.anthropic_upstream`.
+here), the provider direction (proctor calling Anthropic) in `wire.anthropic_upstream` and
+`wire.anthropic_replies`.
 Pure functions over bytes and structs, no I/O.
 """
 
