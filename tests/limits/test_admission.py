@@ -141,7 +141,10 @@ async def test_a_refused_budget_gives_back_the_rate_limit_tokens() -> None:
 
 
 class Broken(MemoryCounter):
-    async def take(self, *args: Any) -> Any:
+    async def acquire(self, *args: Any) -> Any:
+        raise CounterUnavailable("redis is gone")
+
+    async def settle(self, *args: Any) -> Any:
         raise CounterUnavailable("redis is gone")
 
 
@@ -153,3 +156,35 @@ async def test_backend_failure_fails_open_by_default_and_closed_when_asked() -> 
     assert open_admission.failures == 1
     with pytest.raises(ServiceUnavailable):
         await Admission(Broken(), Events(), fail_closed=True).admit([], limits, 1, None, {})
+
+
+class CountingSettles(MemoryCounter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.settle_calls = 0
+
+    async def settle(self, *args: Any) -> Any:
+        self.settle_calls += 1
+        await asyncio.sleep(0.01)  # a round trip, during which more requests finish
+        return await super().settle(*args)
+
+
+async def test_settlements_of_many_requests_share_one_counter_call() -> None:
+    policy = Policy([BudgetConfig(scope="global", limit_usd=10.0)], [], "")
+    counter = CountingSettles()
+    admission = Admission(counter, Events())
+    tasks: set[asyncio.Task[None]] = set()
+    budgets = policy.budgets_for(_ctx(), None, NOW)
+    helds = [await admission.admit(budgets, [], 10, 0.5, {}) for _ in range(12)]
+    assert await counter.spent(budgets[0].counter_key) == pytest.approx(6.0)
+    admission.settle_later(helds[0], 0.25, 10, tasks)
+    await asyncio.sleep(0)  # the drain starts with one settlement and is in its round trip
+    for held in helds[1:]:
+        admission.settle_later(held, 0.25, 10, tasks)
+    await asyncio.gather(*list(tasks))
+    assert counter.settle_calls == 2  # the first alone, then the eleven queued behind it
+    assert await counter.spent(budgets[0].counter_key) == pytest.approx(3.0)
+    assert not tasks
+    # Nothing held, nothing queued.
+    admission.settle_later(await admission.admit([], [], 1, None, {}), 0.0, 0, tasks)
+    assert not tasks

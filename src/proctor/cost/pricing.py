@@ -178,8 +178,10 @@ def _candidates(name: str) -> list[str]:
     return list(dict.fromkeys(names))  # de-duplicated, order kept
 
 
+@functools.lru_cache(maxsize=4096)
 def _d(value: float) -> Decimal:
     # Through repr so 0.075 is the decimal 0.075 the table states, not its binary neighbour.
+    # Cached: a table has a few hundred distinct rates and every request converts five.
     return Decimal(repr(value))
 
 

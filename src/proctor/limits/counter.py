@@ -11,14 +11,17 @@ Two kinds of state, both keyed by a string the caller builds (scope, subject, pe
   there; `give` settles an estimate against the real count (returns tokens, or takes more,
   which may drive the bucket below zero so the excess delays the next requests).
 
-The memory backend serves one process; the Redis backend (Lua scripts, one round trip per
-operation) is shared by every replica. Both pass the same test suite.
+The request path uses the batch forms: `acquire` takes every bucket and reserves every budget
+a request needs, all or nothing, and `settle` applies any number of adjustments and give-backs
+(those of many finished requests at once). The memory backend serves one process; the Redis
+backend (Lua scripts, one round trip per call) is shared by every replica. Both pass the same
+test suite.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,7 +52,61 @@ class Decision:
     retry_after_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Take:
+    """Take `amount` tokens from a bucket (or, in `settle`, give them back: a give)."""
+
+    key: str
+    amount: float
+    capacity: float
+    period_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Add `amount` to a budget sum if it stays within `limit`."""
+
+    key: str
+    amount: float
+    limit: float
+    ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Adjust:
+    """Add `delta` (may be negative) to a budget sum, never refused."""
+
+    key: str
+    delta: float
+    ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The outcome of `acquire`: every operation applied, or none.
+
+    `values` has one entry per operation, takes first: the tokens left in the bucket or the
+    budget's sum after the operation. When refused, `refused` is the index of the first
+    operation that could not be applied, and its entry holds the tokens or the sum as they
+    stand (what it would have been applied to); the others are meaningless.
+    """
+
+    refused: int  # -1 when everything was applied
+    values: tuple[float, ...]
+    retry_after_s: float = 0.0  # a refused take: seconds until its tokens are there
+
+    @property
+    def allowed(self) -> bool:
+        return self.refused < 0
+
+
 class Counter(Protocol):
+    async def acquire(self, takes: Sequence[Take], reserves: Sequence[Reserve]) -> Grant: ...
+
+    async def settle(self, adjusts: Sequence[Adjust], gives: Sequence[Take]) -> list[float]:
+        """Apply adjustments and give-backs in order; the sum after each adjustment."""
+        ...
+
     async def reserve(self, key: str, amount: float, limit: float, ttl_s: float) -> Decision: ...
 
     async def adjust(self, key: str, delta: float, ttl_s: float) -> float: ...
@@ -153,6 +210,53 @@ class MemoryCounter:
     async def give(self, key: str, amount: float, capacity: float, period_s: float) -> None:
         bucket = self._refill(key, capacity, period_s)
         bucket.tokens = min(capacity, bucket.tokens + amount)
+
+    async def acquire(self, takes: Sequence[Take], reserves: Sequence[Reserve]) -> Grant:
+        # Checked against running figures first (a key may appear twice), applied only if
+        # all of them fit; nothing awaits in between, so it is atomic for the event loop.
+        values: list[float] = []
+        tokens: dict[str, float] = {}
+        buckets: dict[str, _Bucket] = {}
+        for i, take in enumerate(takes):
+            have = tokens.get(take.key)
+            if have is None:
+                bucket = buckets[take.key] = self._refill(take.key, take.capacity, take.period_s)
+                have = bucket.tokens
+            if have < take.amount:
+                wait = (take.amount - have) * take.period_s / take.capacity
+                return Grant(i, (*values, have), wait)
+            tokens[take.key] = have - take.amount
+            values.append(have - take.amount)
+        sums: dict[str, int] = {}
+        for j, reserve in enumerate(reserves):
+            current = sums.get(reserve.key)
+            if current is None:
+                current = self._sum(reserve.key)
+            after = current + to_units(reserve.amount)
+            if after > to_units(reserve.limit):
+                return Grant(len(takes) + j, (*values, current / SCALE))
+            sums[reserve.key] = after
+            values.append(after / SCALE)
+        for key, left in tokens.items():
+            # Set through the dict too: a sweep during this call may have dropped a bucket
+            # that was full (and so carried no information until now).
+            bucket = self._buckets[key] = buckets[key]
+            bucket.tokens = left
+        now = self._clock()
+        for reserve in reserves:
+            self._sums[reserve.key] = (sums[reserve.key], now + reserve.ttl_s)
+        return Grant(-1, tuple(values))
+
+    async def settle(self, adjusts: Sequence[Adjust], gives: Sequence[Take]) -> list[float]:
+        spent = []
+        for adjust in adjusts:
+            value = self._sum(adjust.key) + to_units(adjust.delta)
+            self._sums[adjust.key] = (value, self._clock() + adjust.ttl_s)
+            spent.append(value / SCALE)
+        for give in gives:
+            bucket = self._refill(give.key, give.capacity, give.period_s)
+            bucket.tokens = min(give.capacity, bucket.tokens + give.amount)
+        return spent
 
     async def close(self) -> None:
         return None

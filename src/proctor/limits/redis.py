@@ -8,13 +8,17 @@ a Redis restart or SCRIPT FLUSH the first call falls back to SCRIPT LOAD once). 
   clock in microseconds (TIME, read inside the script) so replicas whose clocks disagree
   still refill a bucket alike.
 
-Each script touches one key, passed in KEYS, so the layout also suits Redis Cluster.
+The request path uses the batch scripts: `acquire` (every bucket and budget of a request in
+one call) and `settle` (the settlements of many finished requests in one call). All keys are
+passed in KEYS. A batch touches several keys, which Redis Cluster accepts only when they
+share a hash slot: on a cluster, give `redis.prefix` a hash tag (`{proctor}:`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +30,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from proctor.limits.counter import CounterUnavailable, Decision
+from proctor.limits import redis_scripts as lua
+from proctor.limits.counter import (
+    Adjust,
+    CounterUnavailable,
+    Decision,
+    Grant,
+    Reserve,
+    Take,
+)
 
 # Budgets are stored as integers of micro-units (1e-6 USD, or of whatever the budget counts)
 # rather than INCRBYFLOAT strings. Why: INCRBYFLOAT keeps a binary long double, so decimal
@@ -38,76 +50,6 @@ from proctor.limits.counter import CounterUnavailable, Decision
 # $0.0000005 counts as 0), which is far below any price list's precision per request.
 SCALE = 1_000_000
 _MAX_UNITS = 2**53 / SCALE
-
-_RESERVE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
-  return {0, current}
-end
--- INCRBY rather than SET of a Lua number: Lua formats numbers with %.14g, which would
--- print large sums in exponent notation.
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, value}
-"""
-
-_ADJUST = """
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return value
-"""
-
-# Shared head of the bucket scripts: refill to the server's clock. ARGV: amount, capacity,
-# period_s. Floats travel as %.17g strings both ways, which round-trips a double exactly.
-_REFILL = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local amount = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local period = tonumber(ARGV[3])
-local rate = capacity / period
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-else
-  -- After a failover the new primary's clock may be behind: never refill negatively.
-  tokens = math.min(capacity, tokens + math.max(0, now - ts) / 1000000 * rate)
-end
-local function save(left)
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', left),
-             'ts', string.format('%.17g', now))
-  -- A missing bucket reads as full, so the key may go once it would be full again: the
-  -- time to refill from `left`, plus a period of slack (a couple of periods in all when
-  -- left >= 0; longer when `give` drove it below zero).
-  local ttl = math.ceil((period + (capacity - left) / rate) * 1000)
-  redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(1, ttl)))
-end
-"""
-
-# A refusal writes nothing: refilling is a function of time, so the next call computes the
-# same tokens from the stored state as it would from a refreshed one.
-_TAKE = (
-    _REFILL
-    + """
-if tokens < amount then
-  return {0, string.format('%.17g', tokens),
-          string.format('%.17g', (amount - tokens) / rate)}
-end
-tokens = tokens - amount
-save(tokens)
-return {1, string.format('%.17g', tokens), '0'}
-"""
-)
-
-_GIVE = (
-    _REFILL
-    + """
-save(math.min(capacity, tokens + amount))
-return 1
-"""
-)
 
 
 def _micro(amount: float) -> int:
@@ -181,19 +123,26 @@ class RedisCounter:
         self._scripts = {
             name: client.register_script(text)
             for name, text in (
-                ("reserve", _RESERVE),
-                ("adjust", _ADJUST),
-                ("take", _TAKE),
-                ("give", _GIVE),
+                ("reserve", lua.RESERVE),
+                ("adjust", lua.ADJUST),
+                ("take", lua.TAKE),
+                ("give", lua.GIVE),
+                ("acquire", lua.ACQUIRE),
+                ("settle", lua.SETTLE),
             )
         }
         self._redis, self._loop = client, loop
         return client
 
     async def _run(self, script: str, key: str, *args: float | int | str) -> Any:
+        return await self._run_many(script, [key], args)
+
+    async def _run_many(
+        self, script: str, keys: Sequence[str], args: Sequence[float | int | str]
+    ) -> Any:
         self._client()
         try:
-            return await self._scripts[script](keys=[key], args=args)
+            return await self._scripts[script](keys=keys, args=args)
         except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -233,6 +182,34 @@ class RedisCounter:
         await self._run(
             "give", self._buckets + key, float(amount), float(capacity), float(period_s)
         )
+
+    async def acquire(self, takes: Sequence[Take], reserves: Sequence[Reserve]) -> Grant:
+        if not takes and not reserves:
+            return Grant(-1, ())
+        keys = [self._buckets + t.key for t in takes] + [self._sums + r.key for r in reserves]
+        args: list[float | int | str] = [len(takes)]
+        for take in takes:
+            _check_bucket(take.capacity, take.period_s)
+            args += (float(take.amount), float(take.capacity), float(take.period_s))
+        for reserve in reserves:
+            args += (_micro(reserve.amount), _micro(reserve.limit), _ms(reserve.ttl_s))
+        refused, retry_after, *values = await self._run_many("acquire", keys, args)
+        figures = [float(v) for v in values[: len(takes)]]
+        figures += [int(v) / SCALE for v in values[len(takes) :]]
+        return Grant(int(refused) - 1, tuple(figures), float(retry_after))
+
+    async def settle(self, adjusts: Sequence[Adjust], gives: Sequence[Take]) -> list[float]:
+        if not adjusts and not gives:
+            return []
+        keys = [self._sums + a.key for a in adjusts] + [self._buckets + g.key for g in gives]
+        args: list[float | int | str] = [len(adjusts)]
+        for adjust in adjusts:
+            args += (_micro(adjust.delta), _ms(adjust.ttl_s))
+        for give in gives:
+            _check_bucket(give.capacity, give.period_s)
+            args += (float(give.amount), float(give.capacity), float(give.period_s))
+        spent = await self._run_many("settle", keys, args)
+        return [int(value) / SCALE for value in spent]
 
     async def close(self) -> None:
         redis, self._redis, self._loop = self._redis, None, None

@@ -154,9 +154,7 @@ class Admit:
     def _settle_later(self, ctx: Context, held: Held) -> None:
         usage = ctx.usage
         tokens = usage.total_tokens if usage is not None else None
-        task = asyncio.ensure_future(self.admission.settle(held, ctx.cost_usd, tokens))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.admission.settle_later(held, ctx.cost_usd, tokens, self.background)
 
 
 def estimate_tokens(request: ChatRequest | EmbeddingRequest, model: str) -> int:
