@@ -84,7 +84,7 @@ class RedisCounter:
         prefix: str = "proctor:",
         *,
         timeout_s: float = 1.0,
-        max_connections: int = 32,
+        max_connections: int = 128,
     ) -> None:
         self._url = url
         self._where = redact(url)
@@ -93,8 +93,10 @@ class RedisCounter:
         # An enforcement check sits on every request's path: a Redis slower than a second
         # is treated as down rather than stalling the gateway. URL options override these.
         self._timeout_s = timeout_s
-        # Redis runs commands one at a time; a few dozen connections per replica saturate
-        # it. Bounded so a burst waits for a connection instead of opening thousands.
+        # A request holds a connection for one round trip at admission; the pool is sized
+        # above the concurrency one process serves (a waiting request counts against the
+        # timeout and, past it, is served unmetered), and bounded so a burst waits for a
+        # connection instead of opening thousands.
         self._max_connections = max_connections
         self._redis: Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
