@@ -1,25 +1,29 @@
 """Redaction of personal data and secrets in free text: `redact_text(text) -> text`.
 
-Each kind is a rule: a regular expression that finds candidates, and for most a check that
-confirms one (Luhn for cards, ISO 7064 mod 97 for IBANs, the address parser for IPv6, the
-shape of a phone number). A confirmed span is replaced by its label (`[EMAIL]`, `[CARD]`...);
-a rejected candidate is left as it was. Rules run in order, so a span taken by an earlier
-rule (a key inside a URL, an SSN) is a label by the time later rules look.
+Secrets first: each kind is a rule, a regular expression that finds candidates, replaced by
+its label (`[API_KEY]`, `[JWT]`...). Rules run in order, so a span taken by an earlier rule
+(a key inside a URL) is a label by the time later rules look. Then personal data, found by
+the PII detector's structured rules (`proctor.guards.pii.patterns`: e-mail, card with Luhn,
+IBAN with mod 97, US SSN, IP, phone), replaced by `[EMAIL]`, `[CARD]`, `[IBAN]`, `[SSN]`,
+`[IP]`, `[PHONE]`: trace redaction and the guardrail never disagree on what a card number is.
 
 Every pattern is linear in the length of the text: candidates start only where the previous
 character cannot continue them (a look-behind), and repetitions are bounded or separated by
 a mandatory delimiter, so an adversarial input cannot make a pattern backtrack for long.
 Rules are skipped outright when the text lacks the character they need (`@` for e-mail...).
-
-This is the interim detector set used for trace content; the guardrails stage extends it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from proctor.guards.pii import patterns as pii
+from proctor.guards.pii.spans import Spans
+from proctor.guards.pii.validate import iban_ok, luhn_ok
+
+__all__ = ["RULES", "Rule", "iban_ok", "luhn_ok", "redact_prefix", "redact_text"]
 
 Check = Callable[[str], bool]
 # How far either side of a cut `redact_prefix` looks for a candidate crossing it.
@@ -28,7 +32,7 @@ _BOUNDARY = 1024
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    kind: str  # the label without brackets: EMAIL, CARD...
+    kind: str  # the label without brackets: API_KEY, JWT...
     pattern: re.Pattern[str]
     check: Check | None = None  # confirms a candidate; None: every match counts
     needs: str | None = None  # a character the text must contain for the rule to apply
@@ -37,92 +41,6 @@ class Rule:
     @property
     def label(self) -> str:
         return f"[{self.kind}]"
-
-
-# --- checks -------------------------------------------------------------------------------
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        n = ord(char) - 48
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
-def _card(candidate: str) -> bool:
-    digits = re.sub(r"[ -]", "", candidate)
-    return 12 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits)
-
-
-def iban_ok(candidate: str) -> bool:
-    """ISO 13616: two letters, two check digits, up to 30 alphanumerics; mod 97 == 1."""
-    compact = candidate.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
-        return False
-    moved = compact[4:] + compact[:4]
-    number = "".join(str(int(c, 36)) for c in moved)
-    return int(number) % 97 == 1
-
-
-def _ssn(candidate: str) -> bool:
-    digits = re.sub(r"[ -]", "", candidate)
-    area, group, serial = digits[:3], digits[3:5], digits[5:]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
-
-
-def _ipv6(candidate: str) -> bool:
-    if len(candidate) < 6:  # "::1", "a::b": too short to be worth a label, often code
-        return False
-    try:
-        ipaddress.IPv6Address(candidate)
-    except ValueError:
-        return False
-    return True
-
-
-_DATE = re.compile(r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})|(\d{1,2})([./-])(\d{1,2})\6(\d{4}|\d{2})\b")
-
-
-def _is_date(text: str) -> bool:
-    """Starts with 2024-01-15 or 15.01.2024 / 01/15/24 (day and month in range)."""
-    match = _DATE.match(text)
-    if match is None:
-        return False
-    if match.group(1):
-        month, day = int(match.group(3)), int(match.group(4))
-        return 1 <= month <= 12 and 1 <= day <= 31
-    a, b = int(match.group(5)), int(match.group(7))
-    return 1 <= min(a, b) <= 12 and max(a, b) <= 31
-
-
-_PHONE_GROUPS = re.compile(r"\d+")
-
-
-def _phone(candidate: str) -> bool:
-    """A phone number's shape: 7 to 15 digits in groups, not a date, not a plain count."""
-    body = re.split(r"\s*(?:x|ext\.?|#)\s*\d", candidate, maxsplit=1)[0]
-    body = body.replace("(0)", "")
-    if _is_date(body):  # and a date followed by a time: 2024-01-15 10:30
-        return False
-    groups = _PHONE_GROUPS.findall(body)
-    digits = sum(len(g) for g in groups)
-    if not 7 <= digits <= 15:
-        return False
-    international = body.startswith(("+", "00"))
-    if len(groups) == 1:  # no separators at all: only a full national or + number
-        return international or digits == 10
-    if len(groups) == 2 and (
-        all(len(g) == 4 and 1900 <= int(g) <= 2100 for g in groups)
-        or ("-" in body and all(g.endswith("0") for g in groups))
-        or "." in body
-    ):
-        return False  # a range (1990-2000, 700-1000 calories) or a decimal (10.48550)
-    if not international and len(groups[0]) == 1 and not (groups[0] == "1" and digits == 11):
-        return False  # "1 000 000", "3 500 200": counts, not numbers to call
-    return max(len(g) for g in groups) <= 10
 
 
 # --- patterns -----------------------------------------------------------------------------
@@ -174,56 +92,6 @@ RULES: tuple[Rule, ...] = (
         ),
         group=1,
     ),
-    Rule(
-        "EMAIL",
-        re.compile(
-            r"(?<![\w.%+-])[\w.%+-]{1,256}+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,24}"
-            r"(?![\w-])"
-        ),
-        needs="@",
-    ),
-    Rule(
-        "IBAN",
-        re.compile(
-            r"(?<![\w])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}"
-            r"(?: [A-Za-z0-9]{1,3})?)(?![\w])"
-        ),
-        check=iban_ok,
-    ),
-    Rule("CARD", re.compile(r"(?<![\w+-])\d(?:[ -]?\d){11,18}(?![\w])"), check=_card),
-    Rule("SSN", re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])"), check=_ssn),
-    Rule(  # nine digits in a row only when labelled as one
-        "SSN",
-        re.compile(r"(?i:\bssn\b)[:#]?\s{0,2}(\d{9})(?!\w)"),
-        check=_ssn,
-        group=1,
-    ),
-    Rule(
-        "IP",
-        re.compile(
-            r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-            r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:])"
-        ),
-        check=_ipv6,
-        needs=":",
-    ),
-    Rule(
-        "IP",
-        re.compile(
-            r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-            r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)"
-        ),
-        needs=".",
-    ),
-    Rule(
-        "PHONE",
-        re.compile(
-            r"(?<![\w+.-])(?:\+|\b00)?(?:\(\d{1,5}\) ?|\d{1,15})"
-            r"(?:(?:[ .-]|[ ]?\(0\)[ ]?)(?:\(\d{1,5}\) ?)?\d{1,10}){0,6}"
-            r"(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?(?!\w|[.-]\d)"
-        ),
-        check=_phone,
-    ),
 )
 
 
@@ -245,6 +113,33 @@ def _replacer(rule: Rule) -> Callable[[re.Match[str]], str]:
 
 
 _COMPILED = tuple((rule, _replacer(rule)) for rule in RULES)
+# The PII types redacted in traces and logs, with their labels.
+_PII_LABELS = {
+    "EMAIL": "[EMAIL]",
+    "CREDIT_CARD": "[CARD]",
+    "IBAN": "[IBAN]",
+    "US_SSN": "[SSN]",
+    "IP": "[IP]",
+    "PHONE": "[PHONE]",
+}
+_PII_WANTED = frozenset(_PII_LABELS)
+_PII_RULES = tuple(rule for rule in pii.RULES if rule.type in _PII_WANTED)
+
+
+def _redact_pii(text: str) -> str:
+    taken = Spans()
+    found = pii.detect_structured(text, _PII_WANTED, taken, _PII_RULES)
+    found += pii.detect_structured(text, _PII_WANTED, taken, (pii.PHONE,))
+    if not found:
+        return text
+    found.sort(key=lambda d: d.start)
+    parts: list[str] = []
+    position = 0
+    for detection in found:
+        parts += (text[position : detection.start], _PII_LABELS[detection.type])
+        position = detection.end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def redact_text(text: str) -> str:
@@ -254,7 +149,7 @@ def redact_text(text: str) -> str:
         if rule.needs is not None and rule.needs not in text:
             continue
         text = rule.pattern.sub(replace, text)
-    return text
+    return _redact_pii(text)
 
 
 def redact_prefix(text: str, limit: int) -> tuple[str, bool]:
@@ -267,10 +162,12 @@ def redact_prefix(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return redact_text(text), False
     low = max(0, limit - _BOUNDARY)
-    spans = [
-        match.span()
-        for rule in RULES
-        for match in rule.pattern.finditer(text, low, limit + _BOUNDARY)
+    high = limit + _BOUNDARY
+    spans = [match.span() for rule in RULES for match in rule.pattern.finditer(text, low, high)]
+    spans += [
+        (match.start(rule.group) - rule.back, match.end(rule.group))
+        for rule in (*_PII_RULES, pii.PHONE)
+        for match in rule.pattern.finditer(text, low, high)
     ]
     cut, moved = limit, True
     while moved:  # moving back may land inside another candidate
