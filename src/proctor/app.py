@@ -7,12 +7,14 @@ so the stages that settle what the call produced sit outside the call:
     1 identify   who is calling, tags for attribution
     9 settle     after the call: usage, served model, time to first token (streams too)
     2 admit      backpressure: shed load beyond the in-flight limit
+    3 guard_in   input guards; placeholders restored in the reply on the way back
+    8 guard_out  output guards around the call (streams: a sliding window)
     5 route      public model -> ordered deployments (weights, fallbacks)
     7 call       provider adapters, failing over in the routed order
 
-Stages 3-4, 6 and 8 (guards, prompts, cache) slot in between admit and call as their
-capabilities land; a stage with nothing to do under the current config is left out of the
-fold entirely, so it costs nothing.
+Stages 4 and 6 (prompts, cache) slot in between admit and call as their capabilities land;
+a stage with nothing to do under the current config is left out of the fold entirely, so
+it costs nothing.
 
 A configuration becomes an immutable `Runtime` (providers + folded pipeline). Hot reload
 swaps the runtime reference; requests in flight finish on the runtime they started with.
@@ -39,6 +41,9 @@ from proctor.cost.pricing import PriceTable
 from proctor.cost.tokenizer import preload as preload_tokenizers
 from proctor.errors import ProctorError
 from proctor.feedback import FeedbackService
+from proctor.guards.anomaly import AnomalyBreaker, anomaly_config
+from proctor.guards.policy import GuardPolicy
+from proctor.guards.review.queue import ReviewQueue, review_config
 from proctor.keys.keyring import Keyring, KeyringRefresher
 from proctor.limits.admission import Admission
 from proctor.limits.backends import open_counter
@@ -51,6 +56,8 @@ from proctor.resilience.paths import DrillReport, Scheduler, chain_paths, drill,
 from proctor.resilience.pins import PinWatch
 from proctor.stages.admit import Admit, CostBook, Inflight, estimate_tokens
 from proctor.stages.call import Call
+from proctor.stages.guard_in import GuardIn
+from proctor.stages.guard_out import GuardOut
 from proctor.stages.identify import Identify
 from proctor.stages.route import Route, plans_from
 from proctor.stages.settle import Pricer, Settle
@@ -125,6 +132,9 @@ class Gateway:
         self._settling: set[asyncio.Task[None]] = set()
         self._jobs: list[Scheduler] = []
         self.refresher = KeyringRefresher(self.store, self.keyring, self._initial.keys.refresh_s)
+        # Human review and the guard anomaly breaker: their state outlives config reloads.
+        self.review = ReviewQueue(self.store, review_config(self._initial.guards), emit=self.emit)
+        self.anomaly = AnomalyBreaker(anomaly_config(self._initial.guards), emit=self.emit)
         self.last_drill: DrillReport | None = None
 
     @property
@@ -144,6 +154,7 @@ class Gateway:
         await self.topics.start()
         self.alerts.start()
         await self.refresher.start()
+        await self.review.start()
         self._runtime = await self._build(self._initial)
         self._restart_jobs()
 
@@ -152,6 +163,7 @@ class Gateway:
         for job in self._jobs:
             await job.stop()
         await self.refresher.stop()
+        await self.review.stop()  # held requests get their default decision
         if self._settling:  # budget settlements of the last requests
             await asyncio.gather(*self._settling, return_exceptions=True)
         await self.counter.close()
@@ -186,6 +198,8 @@ class Gateway:
         self.inflight.limit = config.server.max_inflight
         self.tracer.configure(config)
         self.refresher.interval_s = config.keys.refresh_s
+        self.review.configure(review_config(config.guards))
+        self.anomaly.configure(anomaly_config(config.guards))
         server = config.server
         route = Route(plans_from(config), frozenset(config.providers), self.balancer)
         executor = Executor(live, self.breakers, self.balancer, self.pins, rng=self._rng)
@@ -205,6 +219,7 @@ class Gateway:
             Identify(frozenset(server.open_hosts), self.keyring),
             Settle(pricer),
             admit,
+            *self._guards(config),
             route,
             Call(executor),
         ]
@@ -219,6 +234,17 @@ class Gateway:
                 max_messages=server.max_messages,
             ),
         )
+
+    def _guards(self, config: Config) -> list[pipeline.Stage]:
+        """guard_in and guard_out, each only when the `guards` config gives it work; the
+        policy is compiled here, once per configuration."""
+        policy = GuardPolicy(config.guards)
+        stages: list[pipeline.Stage] = []
+        if policy.needs_input or self.anomaly.config.enabled:
+            stages.append(GuardIn(policy, self.review, self.anomaly))
+        if policy.needs_output:
+            stages.append(GuardOut(policy, config.guards.stream, self.review))
+        return stages
 
     async def _providers_for(
         self, config: Config

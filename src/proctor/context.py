@@ -71,13 +71,23 @@ class Attempt:
 
 @dataclass(slots=True)
 class Finding:
-    """Something a stage noticed about the request or the reply (guards, routing, cache)."""
+    """Something a stage noticed about the request or the reply (guards, routing, cache).
+
+    A guard finding also says what was found (`kind`, `type`: pii / EMAIL) and where: the
+    message index (None: the reply) and the start and end offsets in that message's text.
+    `detail` says why in words; no finding ever holds the sensitive value itself.
+    """
 
     stage: str
     rule: str
     action: str
     score: float | None = None
     detail: str | None = None
+    kind: str | None = None
+    type: str | None = None
+    message: int | None = None
+    start: int | None = None
+    end: int | None = None
 
 
 class ChatStream:

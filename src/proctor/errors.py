@@ -6,6 +6,7 @@
     ├── AuthenticationFailed          (401 authentication_error)
     ├── PermissionDenied              (403 permission_error)
     ├── NotFound                      (404 not_found_error)
+    ├── Conflict                      (409 invalid_request_error: already decided, expired)
     ├── RateLimited                   (429 rate_limit_error)
     ├── ServiceUnavailable            (503 overloaded_error)
     └── UpstreamError                 (502 api_error; the provider is named in the message)
@@ -69,6 +70,12 @@ class NotFound(ProctorError):
     status = 404
     openai_type = "invalid_request_error"
     anthropic_type = "not_found_error"
+
+
+class Conflict(ProctorError):
+    status = 409
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
 
 
 class RateLimited(ProctorError):

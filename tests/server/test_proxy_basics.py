@@ -64,7 +64,15 @@ def test_request_is_logged_with_tags(gateway: ServerThread, tmp_path: Path) -> N
     assert row["deployment"] == "sim/small"
     assert row["prompt_tokens"] > 0
     assert row["completion_tokens"] > 0
-    assert set(json.loads(row["stage_ms"])) == {"identify", "admit", "route", "call", "settle"}
+    assert set(json.loads(row["stage_ms"])) == {
+        "identify",
+        "admit",
+        "guard_in",  # the default guards (docs/guardrails.md)
+        "guard_out",
+        "route",
+        "call",
+        "settle",
+    }
     assert json.loads(row["attempts"])[0]["status"] == 200
 
 

@@ -17,7 +17,10 @@ BASE = 472_222 * HOUR
 NOW = BASE + 2.5 * HOUR
 SINCE = "2023-11-14T22:00:00Z"
 TRACE = "ab" * 16
-FINDINGS = '[{"rule":"pii","action":"block"},{"rule":"toxicity","action":"flag"}]'
+FINDINGS = (
+    '[{"stage":"guard_in","rule":"pii","action":"block"},'
+    '{"stage":"guard_out","rule":"toxicity","action":"flag"}]'
+)
 
 
 def record(

@@ -90,7 +90,7 @@ async def test_detail(store: SQLiteStore) -> None:
     assert body["user"] == "alice"
     assert body["stage_ms"] == {"route": 0.5}
     assert body["attempts"] == [{"deployment": "sim/m1"}]
-    assert body["findings"][0] == {"rule": "pii", "action": "block"}
+    assert body["findings"][0] == {"stage": "guard_in", "rule": "pii", "action": "block"}
     assert [(s["trace_id"], s["name"]) for s in body["spans"]] == [
         (TRACE, "gateway"),
         (TRACE, "upstream"),

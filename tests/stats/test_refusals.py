@@ -7,7 +7,7 @@ from typing import Any
 
 from proctor.alerts.rules import metric_value
 from proctor.alerts.series import Bucket, Sample
-from proctor.context import ChatStream, Context
+from proctor.context import ChatStream, Context, Finding
 from proctor.cost.pricing import PriceTable
 from proctor.stages.settle import Pricer, Settle
 from proctor.stats.report import _Samples
@@ -65,7 +65,21 @@ async def test_a_streamed_refusal_is_noted_once() -> None:
     reply = await _settle()(ctx, stream)
     assert isinstance(reply, ChatStream)
     assert len([c async for c in reply]) == 2
-    assert [f.rule for f in ctx.findings] == ["refusal"]
+    # The stream carried no usage: the gateway counted it, and says so.
+    assert [f.rule for f in ctx.findings] == ["refusal", "usage_estimated"]
+
+
+async def test_a_guard_block_is_not_the_models_refusal() -> None:
+    async def blocked(ctx: Context) -> Any:
+        ctx.findings.append(Finding("guard_out", "toxicity", "block", kind="toxicity"))
+        message = AssistantMessage(content="I can't help with that.")
+        return ChatResponse(
+            id="1", created=0, model="m", choices=[Choice(0, message, "content_filter")]
+        )
+
+    ctx = _ctx()
+    await _settle()(ctx, blocked)
+    assert [f.rule for f in ctx.findings] == ["toxicity"]
 
 
 def test_stats_count_refusals_apart_from_guard_events() -> None:

@@ -157,7 +157,8 @@ def test_counts_and_sums_after_known_traffic(tmp_path: Path) -> None:
     assert total(samples, "proctor_unpriced_requests_total") == 0
 
     stages = values(samples, "proctor_stage_duration_seconds_count", "stage")
-    assert stages == {"identify": 6, "settle": 6, "admit": 6, "route": 6, "call": 5}
+    guards = {"guard_in": 6, "guard_out": 6}  # the default guards
+    assert stages == {"identify": 6, "settle": 6, "admit": 6, **guards, "route": 6, "call": 5}
     assert values(samples, "proctor_attempts_total", "deployment") == {
         "sim/small": 4,
         "sim/embed": 1,

@@ -46,5 +46,13 @@ def test_only_eventful_requests_keep_spans_at_ratio_zero(tmp_path: Path) -> None
     starts = detail["stage_start_ms"]
     if isinstance(starts, str):
         starts = json.loads(starts)
-    assert list(starts) == ["identify", "settle", "admit", "route", "call"]
+    assert list(starts) == [
+        "identify",
+        "settle",
+        "admit",
+        "guard_in",
+        "guard_out",
+        "route",
+        "call",
+    ]
     assert starts["identify"] <= starts["settle"] <= starts["admit"] <= starts["call"]

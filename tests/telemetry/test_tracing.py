@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from proctor import config as config_mod
 from proctor import pipeline
 from proctor.app import Gateway
 from proctor.config import Config, ConfigError
+from proctor.config.guards import GuardsConfig
 from proctor.context import ChatStream, Context, Finding, Reply
 from proctor.store.base import TraceStore
 from proctor.store.sqlite import SQLiteStore
@@ -28,7 +30,7 @@ from tests.telemetry.collector import GrpcCollector, HttpCollector
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 TRACEPARENT = f"00-{TRACE}-{CALLER_SPAN}-01"
-STAGES = ["identify", "settle", "admit", "route", "call"]
+STAGES = ["identify", "settle", "admit", "guard_in", "guard_out", "route", "call"]
 
 
 def _config(tmp_path: Path, **telemetry: Any) -> Config:
@@ -237,7 +239,12 @@ async def test_otlp_grpc_export_reaches_a_collector(tmp_path: Path) -> None:
 
 async def test_capture_content_is_redacted(tmp_path: Path) -> None:
     secret = "write to jane.doe@example.com, card 4111 1111 1111 1111, key sk-abcdefghijklmnop12345"
-    async with Gateway(_config(tmp_path, capture_content=True)) as gateway:
+    # The guards would block the key and put placeholders in the prompt; this test is about
+    # the trace's own redaction, so they are off.
+    config = msgspec.structs.replace(
+        _config(tmp_path, capture_content=True), guards=GuardsConfig(enabled=False)
+    )
+    async with Gateway(config) as gateway:
         assert isinstance(gateway.store, TraceStore)
         await _ask(gateway, "s-content", content=secret)
         root = (await _trace(gateway.store, "s-content"))[0]

@@ -7,7 +7,9 @@ import typer
 from proctor.cli.alerts import alerts_app
 from proctor.cli.bench import bench_app
 from proctor.cli.drill import drill
+from proctor.cli.guard import guard_app
 from proctor.cli.keys import keys_app
+from proctor.cli.review import review_app
 from proctor.cli.serve import serve
 from proctor.cli.spend import spend
 
@@ -16,6 +18,8 @@ app.command()(serve)
 app.command()(drill)
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
+app.add_typer(guard_app, name="guard")
+app.add_typer(review_app, name="review")
 app.add_typer(alerts_app, name="alerts")
 app.command()(spend)
 

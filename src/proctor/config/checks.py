@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from proctor.config.alert_checks import check_alerts
+from proctor.config.guards import check_guards
 from proctor.config.schema import (
     Config,
     ConfigError,
@@ -39,6 +40,8 @@ def validate(config: Config) -> None:
     if (problem := check_telemetry(config.telemetry)) is not None:
         raise ConfigError(problem)
     if (problem := check_topics(config.topics)) is not None:
+        raise ConfigError(problem)
+    if (problem := check_guards(config.guards, config.models)) is not None:
         raise ConfigError(problem)
 
 

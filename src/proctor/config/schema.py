@@ -12,6 +12,7 @@ from typing import Literal
 import msgspec
 
 from proctor.config.alerts import AlertsConfig
+from proctor.config.guards import GuardsConfig
 from proctor.config.telemetry import TelemetryConfig
 from proctor.config.topics import TopicsConfig
 
@@ -275,3 +276,4 @@ class Config(_Section, frozen=True):
     alerts: AlertsConfig = AlertsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     topics: TopicsConfig = TopicsConfig()
+    guards: GuardsConfig = GuardsConfig()

@@ -6,7 +6,9 @@ from starlette.routing import Route
 
 from proctor.server import (
     admin,
+    admin_guards,
     admin_keys,
+    admin_review,
     admin_spend,
     admin_stats,
     feedback,
@@ -43,5 +45,11 @@ ROUTES = [
     Route("/admin/traces/{trace_id}", get_trace, methods=["GET"]),
     Route("/admin/feedback", feedback.list_feedback, methods=["GET"]),
     Route("/admin/topics", get_topics, methods=["GET"]),
+    Route("/admin/review", admin_review.list_reviews, methods=["GET"]),
+    Route("/admin/review/{review_id}", admin_review.get_review, methods=["GET"]),
+    Route("/admin/review/{review_id}/approve", admin_review.approve, methods=["POST"]),
+    Route("/admin/review/{review_id}/reject", admin_review.reject, methods=["POST"]),
+    Route("/admin/guards/breaker", admin_guards.get_breaker, methods=["GET"]),
+    Route("/admin/guards/breaker/reset", admin_guards.reset_breaker, methods=["POST"]),
     Route("/ui{path:path}", ui, methods=["GET"]),
 ]

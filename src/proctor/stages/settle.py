@@ -14,8 +14,9 @@ from typing import Any
 
 from proctor.context import ChatStream, Context, Finding, Reply
 from proctor.cost.pricing import Price, PriceTable, cost_usd
+from proctor.cost.tokenizer import count_tokens, estimate_prompt_tokens
 from proctor.pipeline import Next
-from proctor.wire.types import ChatChunk, ChatResponse, EmbeddingResponse, Usage
+from proctor.wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingResponse, Usage
 
 log = logging.getLogger("proctor.cost")
 Emit = Callable[[str, str, dict[str, Any]], None]
@@ -60,7 +61,14 @@ class Settle:
         self.pricer = pricer
 
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
-        reply = await call_next(ctx)
+        try:
+            reply = await call_next(ctx)
+        except BaseException:
+            # A reply withheld after the call (an output guard blocked it) was still paid
+            # for: the stage that withheld it left its usage on the context.
+            if ctx.usage is not None and ctx.cost_usd is None:
+                ctx.cost_usd = self.pricer.cost(ctx)
+            raise
         if isinstance(reply, ChatStream):
             return ChatStream(self._watch(ctx, reply.chunks))
         ctx.ttft_ms = ctx.elapsed_ms()
@@ -81,6 +89,9 @@ class Settle:
         self, ctx: Context, chunks: AsyncIterator[ChatChunk]
     ) -> AsyncIterator[ChatChunk]:
         first = True
+        # The text streamed so far, kept only to estimate usage if the stream ends without
+        # the provider's figures (a guard stopped it, the client left, the upstream broke).
+        parts: list[str] = []
         try:
             async for chunk in chunks:
                 if first:
@@ -91,12 +102,38 @@ class Settle:
                 if chunk.usage is not None:
                     ctx.usage = chunk.usage
                 for choice in chunk.choices:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
                     if _refused(choice.finish_reason, choice.delta.refusal):
                         _note_refusal(ctx)
                 yield chunk
         finally:
             # Also when the stream breaks or the client leaves: what was used is still owed.
+            if ctx.usage is None and not first:
+                ctx.usage = _estimated_usage(ctx, "".join(parts))
             ctx.cost_usd = self.pricer.cost(ctx)
+
+
+def _estimated_usage(ctx: Context, text: str) -> Usage:
+    """Usage counted by the gateway's tokenizer, for a stream that ended before the provider
+    reported its own; the request log notes that it is an estimate."""
+    model = ctx.deployment_model or ctx.served_model or ctx.request.model
+    prompt = ctx.notes.get("prompt_tokens_estimate")
+    if not isinstance(prompt, int) and isinstance(ctx.request, ChatRequest):
+        prompt = estimate_prompt_tokens(ctx.request, model)
+    prompt = prompt if isinstance(prompt, int) else 0
+    completion = count_tokens(text, model) if text else 0
+    ctx.findings.append(
+        Finding(
+            stage="settle",
+            rule="usage_estimated",
+            action="note",
+            detail="the stream ended before the provider reported usage; counted by proctor",
+        )
+    )
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
 
 
 def _refused(finish_reason: str | None, refusal: str | None) -> bool:
@@ -106,6 +143,10 @@ def _refused(finish_reason: str | None, refusal: str | None) -> bool:
 
 
 def _note_refusal(ctx: Context) -> None:
-    """A quality signal, not a guard verdict: recorded as a finding with rule `refusal`."""
+    """A quality signal, not a guard verdict: recorded as a finding with rule `refusal`.
+    A `content_filter` end that an output guard put there (it blocked the reply) is the
+    gateway's verdict, already recorded as that guard's finding, not the model's refusal."""
+    if any(f.stage == "guard_out" and f.action == "block" for f in ctx.findings):
+        return
     if not any(f.rule == "refusal" for f in ctx.findings):
         ctx.findings.append(Finding(stage="settle", rule="refusal", action="flag"))

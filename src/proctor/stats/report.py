@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from proctor.guards.replies import GUARD_STAGES
 from proctor.stats.params import StatsQuery
 from proctor.stats.sql import SAMPLE_CAP, aggregate, sample
 from proctor.store.base import SpendStore
@@ -79,9 +80,12 @@ class _Samples:
                 continue
             found = [f for f in findings if isinstance(f, dict)]
             refusals = sum(1 for f in found if f.get("rule") == "refusal")
-            blocks = sum(1 for f in found if f.get("action") == "block")
+            # Guard events are the guard stages' findings; other stages note other things
+            # (the model refused, usage had to be estimated).
+            guarded = [f for f in found if f.get("stage") in GUARD_STAGES]
+            blocks = sum(1 for f in guarded if f.get("action") == "block")
             for part in self.slices(row):
-                part.guard_events += len(found) - refusals
+                part.guard_events += len(guarded)
                 part.guard_blocks += blocks
                 part.refusals += refusals
 

@@ -200,4 +200,40 @@ MIGRATIONS: tuple[Migration, ...] = (
         "stage start offsets on the request log",
         ("ALTER TABLE requests ADD COLUMN stage_start_ms TEXT NOT NULL DEFAULT '{}'",),
     ),
+    Migration(
+        8,
+        "human review queue",
+        (
+            # One row per request held for review (proctor.guards.review). `preview` is the
+            # held text already redacted: no raw sensitive value is stored. `rules` is a JSON
+            # array, `findings` a JSON array of {kind, type, start, end, score, reason}.
+            # `status` is pending, approved, rejected or expired; the decision columns are
+            # set together, once, by a compare-and-set on status = 'pending'.
+            """
+            CREATE TABLE review (
+                id TEXT PRIMARY KEY,
+                request_id TEXT NOT NULL,
+                stage TEXT NOT NULL,
+                rules TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                default_decision TEXT NOT NULL,
+                preview TEXT NOT NULL,
+                findings TEXT NOT NULL,
+                feature TEXT,
+                model TEXT,
+                key_id TEXT,
+                "user" TEXT,
+                tenant TEXT,
+                status TEXT NOT NULL,
+                decision TEXT,
+                decided_by TEXT,
+                decided_at DOUBLE PRECISION,
+                reason TEXT
+            )
+            """,
+            "CREATE INDEX review_status_created ON review (status, created_at)",
+            "CREATE INDEX review_created ON review (created_at)",
+        ),
+    ),
 )

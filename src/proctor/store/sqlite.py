@@ -28,6 +28,7 @@ from proctor.store.records import (
     Record,
     RequestRecord,
 )
+from proctor.store.review import SQLiteReviews
 from proctor.store.spans import SPAN_COLUMNS, SpanRecord
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ def path_of(url: str) -> str:
     return path or ":memory:"
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteReviews):  # ReviewStore's methods live in store/review.py
     def __init__(self, url: str) -> None:
         self.path = path_of(url)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proctor-sqlite")
