@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from tests.gateway_server import ServerThread, running_gateway, sim_config
 from tests.ui.conftest import ARTIFACTS
@@ -146,6 +146,8 @@ def test_requests_filter_by_model_and_open_a_waterfall(
     page.press("input[name=model]", "Enter")
     page.wait_for_url(re.compile(r"model=sim-large"))
     page.wait_for_selector("main[data-ready='1']")
+    # `data-ready` may still be the unfiltered page's for a moment: wait for the new rows.
+    expect(page.locator("tr[data-id]")).to_have_count(len(seeded["sim-large"]))
     shown = page.locator("tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
     assert sorted(shown) == sorted(seeded["sim-large"])
     page.screenshot(path=str(ARTIFACTS / "requests.png"), full_page=True)
@@ -154,6 +156,7 @@ def test_requests_filter_by_model_and_open_a_waterfall(
     page.click(f"tr[data-id='{request_id}']")
     page.wait_for_url(re.compile("#/request/"))
     page.wait_for_selector("main[data-ready='1']")
+    page.wait_for_selector("svg.waterfall rect[data-kind=stage]")
     detail = httpx.get(f"{gateway.url}/admin/requests/{request_id}").json()
     stage_bars = page.locator("svg.waterfall rect[data-kind=stage]").count()
     attempt_bars = page.locator("svg.waterfall rect[data-kind=attempt]")

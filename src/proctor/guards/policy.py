@@ -125,24 +125,41 @@ def _language(rule: LanguageRule) -> Detect:
     return detect
 
 
-def _input_detectors(config: GuardsConfig) -> list[tuple[str, Detect]]:
-    found: list[tuple[str, Detect]] = []
+# Content the application did not write itself and the user did not send as a prompt: read
+# by injection's document mode, which looks for an instruction out of place in a document.
+DOCUMENT_SOURCES = frozenset({"tool", "documents"})
+
+
+def _input_detectors(config: GuardsConfig) -> list[tuple[str, Detect, frozenset[str] | None]]:
+    """(rule, detector, the sources it is limited to or None) in the order rules run."""
+    found: list[tuple[str, Detect, frozenset[str] | None]] = []
     if _on(config.invisible):
-        found.append(("invisible", _detector("unicode", "detect_invisible")))
+        found.append(("invisible", _detector("unicode", "detect_invisible"), None))
     banned = config.banned
     if banned is not None and _on(banned):
         terms = _detector("banned", "BannedTerms")
-        found.append(("banned", terms(banned.substrings, banned.topics)))
+        found.append(("banned", terms(banned.substrings, banned.topics), None))
     if config.language is not None and _on(config.language):
-        found.append(("language", _language(config.language)))
+        found.append(("language", _language(config.language), None))
     if _on(config.secrets):
-        found.append(("secrets", _detector("secrets", "detect_secrets")))
+        found.append(("secrets", _detector("secrets", "detect_secrets"), None))
     if config.injection is not None and _on(config.injection):
         detect = _detector("injection", "detect_injection")
-        found.append(("injection", partial(detect, threshold=config.injection.threshold)))
+        threshold = config.injection.threshold
+        everything_but_documents = frozenset(DEFAULT_SOURCES) | {"system", "user", "assistant"}
+        found.append(
+            (
+                "injection",
+                partial(detect, threshold=threshold),
+                everything_but_documents - DOCUMENT_SOURCES,
+            )
+        )
+        found.append(
+            ("injection", partial(detect, threshold=threshold, source="document"), DOCUMENT_SOURCES)
+        )
     if config.pii is not None and _on(config.pii):
         entities = frozenset(config.pii.entities) if config.pii.entities is not None else None
-        found.append(("pii", partial(_detector("pii", "detect_pii"), entities=entities)))
+        found.append(("pii", partial(_detector("pii", "detect_pii"), entities=entities), None))
     return found
 
 
@@ -177,14 +194,19 @@ def compile_plan(config: GuardsConfig, *, strict: bool = False) -> GuardPlan:
     risky = frozenset(review.high_risk_rules) if review is not None else frozenset()
     checks: list[Check] = []
     parallel: list[Check] = []
-    for name, detect in _input_detectors(config):
+    for name, detect, only in _input_detectors(config):
         rule = getattr(config, name)
         action = _strict(rule.action) if strict else rule.action
+        sources = frozenset(rule.scan) if rule.scan is not None else DEFAULT_SOURCES[name]
+        if only is not None:
+            sources &= only
+            if not sources:
+                continue
         check = Check(
             rule=name,
             action=action,
             detect=detect,
-            sources=frozenset(rule.scan) if rule.scan is not None else DEFAULT_SOURCES[name],
+            sources=sources,
             fail_closed=rule.fail_closed,
             redactor=_redactor(rule) if action == "redact" else None,
             review=action == "review" or name in risky,
