@@ -4,11 +4,14 @@ Train split only, as the rest of the model:
 
 - positives, sentences addressed to an assistant: BIPIA's train attack instructions (the
   lead sentence only, for code payloads), the self-instruct task instructions of the train
-  split, and a fixed sample of CLINC150's train queries (user requests: inside a document
-  they are just as foreign as a planted task);
+  split, a fixed sample of CLINC150's train queries, the short (one- or two-segment)
+  WildGuard and NotInject prompts of the train split, and Do-Not-Answer's questions (user
+  requests: inside a document they are just as foreign as a planted task; the more ways of
+  asking, the less the head depends on BIPIA's few task categories);
 - negatives, sentences of documents: BIPIA's train e-mails cut into segments as
   `document.segments` cuts them, STS-B's train sentences (news headlines, image captions,
-  SNLI), and the presidio-research synthetic sentences (both files).
+  SNLI), the presidio-research synthetic sentences (both files) and GPTCache's mock
+  sentence pairs (product documentation).
 
 Calibration: the train attacks and e-mails are split into 4 folds, three times over; for
 each fold a head fitted on the other folds scores documents made only of that fold's
@@ -17,7 +20,8 @@ e-mail's sentence) and benign prose documents of that fold. A logistic regressio
 logit, top minus the mean of the others, the share of the top segment's wording found in
 the rest) turns that evidence into a probability. Its offset is shifted so that the chosen
 cut falls on the model's DEFAULT_THRESHOLD: the cut with the best out-of-fold balanced
-accuracy among those that flag at most MAX_SPLICED_FPR of the spliced e-mails.
+accuracy among those whose spliced-e-mail FPR stays within 3% in 95% of bootstrap
+resamplings of the e-mails the spliced sentences come from.
 """
 
 from __future__ import annotations
@@ -40,10 +44,14 @@ from proctor.guards.injection.normalize import bounded, fold
 
 FOLDS = 4
 REPEATS = 3  # cross-validation repeated with other folds: 50 e-mails make a noisy estimate
-C = 0.25
+C = 0.5
 CLINC_SAMPLE = 3000
 SPLICED = 20  # spliced look-alikes per e-mail in the calibration documents
-MAX_SPLICED_FPR = 0.015  # see fit_document
+# The cut (see fit_document): the spliced e-mails' false-positive rate must stay within
+# TARGET_SPLICED_FPR in BOOTSTRAP_QUANTILE of resamplings of the train e-mails.
+TARGET_SPLICED_FPR = 0.03
+BOOTSTRAP_QUANTILE = 0.95
+BOOTSTRAPS = 2000
 # Calibration: each kind of benign document's share of the negative weight (the spliced
 # e-mails are the hardest look-alikes).
 DOC_WEIGHT = {"planted": 1.0, "clean": 1.0, "spliced": 2.0, "prose": 1.0}
@@ -52,9 +60,12 @@ SOURCE_WEIGHT = {
     "bipia_attack": 6.0,
     "self_instruct": 1.0,
     "clinc150": 0.3,
+    "user_prompt": 2.0,
+    "do_not_answer": 1.0,
     "bipia_email": 3.0,
     "stsb": 1.0,
     "presidio": 1.0,
+    "gptcache": 0.5,
 }
 Array = npt.NDArray[np.float64]
 
@@ -111,11 +122,25 @@ def sentences(samples: list[Sample]) -> list[Sentence]:
         key=lambda t: _unit("clinc-sentence" + t),
     )
     add(clinc[:CLINC_SAMPLE], 1, "clinc150")
+    # Short user prompts of the train split (one or two segments: a long role-play setup is
+    # not one sentence addressed to the assistant) and Do-Not-Answer's questions: more ways
+    # to ask an assistant something than the tasks above have.
+    prompts = [
+        s.text
+        for s in samples
+        if s.split == "train" and s.source in ("wildguard_benign", "notinject_hard_negatives")
+    ]
+    add((t for t in prompts if len(cut(t)) <= 2), 1, "user_prompt")
+    add(
+        (str(r["text"]) for r in _jsonl("harmful_requests/do_not_answer.jsonl")), 1, "do_not_answer"
+    )
     add(_emails("train"), 0, "bipia_email")
     add(stsb_sentences("train"), 0, "stsb")
     presidio = _jsonl("pii/presidio_synth_dataset_v2.jsonl")
     presidio += _jsonl("pii/presidio_generated_large.jsonl")
     add((str(r["text"]) for r in presidio), 0, "presidio")
+    pairs = _jsonl("paraphrase/gptcache_mock_pairs.jsonl")
+    add((str(r[k]) for r in pairs for k in ("origin", "similar")), 0, "gptcache")
     return out
 
 
@@ -165,6 +190,9 @@ class Doc:
     text: str
     label: int
     source: str
+    # The e-mail it was built on; for a spliced one, the e-mail its spliced sentence came
+    # from, which is what makes it a false positive or not (none for prose).
+    email: str = ""
 
 
 def fold_documents(k: int, repeat: int, rng: random.Random) -> list[Doc]:
@@ -177,12 +205,13 @@ def fold_documents(k: int, repeat: int, rng: random.Random) -> list[Doc]:
     for email in emails:
         for attack in attacks:
             where = rng.choice(("start", "middle", "end"))
-            docs.append(Doc(plant(email, attack, where), 1, "planted"))
-        docs.append(Doc(email, 0, "clean"))
-        sents = [s for e in emails if e != email for s in cut(e)]
+            docs.append(Doc(plant(email, attack, where), 1, "planted", email))
+        docs.append(Doc(email, 0, "clean", email))
+        sents = [(s, e) for e in emails if e != email for s in cut(e)]
         for _ in range(SPLICED):
             where = rng.choice(("start", "middle", "end"))
-            docs.append(Doc(plant(email, rng.choice(sents), where), 0, "spliced"))
+            sentence, origin = rng.choice(sents)
+            docs.append(Doc(plant(email, sentence, where), 0, "spliced", origin))
     prose = [d for d in stsb_documents("train") if _fold(f"stsb-doc:{d}", repeat) == k]
     docs.extend(Doc(d, 0, "prose") for d in prose[:200])
     return docs
@@ -227,11 +256,14 @@ def fit_document(samples: list[Sample], threshold: float) -> dict[str, npt.NDArr
     calib = LogisticRegression(C=10.0).fit(x, y, sample_weight=w * len(docs))
     z = calib.decision_function(x)
     # The cut that maximises the out-of-fold balanced accuracy (ties: the stricter cut)
-    # among those that flag at most MAX_SPLICED_FPR of the spliced e-mails: the target is
-    # 3% on hard negatives, and 50 e-mails make a noisy estimate, so the margin.
-    spliced = np.array([d.source == "spliced" for d in docs])
-    cuts = [t for t in np.unique(z) if (z[spliced] >= t).mean() <= MAX_SPLICED_FPR]
+    # among those whose spliced-e-mail FPR stays within the 3% target for hard negatives
+    # when the e-mails themselves are resampled: the false positives come from a few
+    # e-mails with a sentence that asks the reader to act, so 50 e-mails make a noisy
+    # estimate, and unseen e-mails have other such sentences.
+    cuts = safe_cuts(z, docs, random.Random(SEED))
     best = max(cuts, key=lambda t: (_ba(z, y, w, t), t))
+    spliced = np.array([d.source == "spliced" for d in docs])
+    print(f"  cut: out-of-fold spliced FPR {(z[spliced] >= best).mean():.4f}")
     offset = float(calib.intercept_[0]) - best + math.log(threshold / (1 - threshold))
     report(z - best, docs, w)
     curve(z, docs)
@@ -242,6 +274,29 @@ def fit_document(samples: list[Sample], threshold: float) -> dict[str, npt.NDArr
         "sentence_bias": np.float64(bias),
         "document": np.array([a, b, c, offset]),
     }
+
+
+def safe_cuts(z: Array, docs: list[Doc], rng: random.Random) -> list[float]:
+    """The cuts whose spliced-e-mail FPR is at most TARGET_SPLICED_FPR in the
+    BOOTSTRAP_QUANTILE of bootstrap resamplings of the e-mails the spliced sentences come
+    from (a false positive is a sentence that reads as a task, wherever it is spliced)."""
+    spliced = [i for i, d in enumerate(docs) if d.source == "spliced"]
+    emails = sorted({docs[i].email for i in spliced})
+    index = {e: k for k, e in enumerate(emails)}
+    owner = np.array([index[docs[i].email] for i in spliced])
+    scores = z[spliced]
+    draws = np.zeros((BOOTSTRAPS, len(emails)))
+    for b in range(BOOTSTRAPS):
+        for _ in emails:
+            draws[b, rng.randrange(len(emails))] += 1
+    total = draws @ np.bincount(owner, minlength=len(emails))
+    candidates = np.unique(scores)
+    out: list[float] = []
+    for t in candidates[candidates >= np.quantile(scores, 0.9)]:
+        flagged = np.bincount(owner, weights=scores >= t, minlength=len(emails))
+        if np.quantile(draws @ flagged / total, BOOTSTRAP_QUANTILE) <= TARGET_SPLICED_FPR:
+            out.append(float(t))
+    return out or [float(scores.max()) + 1e-9]
 
 
 def _ba(z: Array, y: Array, w: Array, t: float) -> float:

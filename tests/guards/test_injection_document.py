@@ -51,6 +51,15 @@ def test_segments_cut_lines_fields_and_sentences() -> None:
         "if late, call me?",
         "thanks",
     ]
+    # A sentence may end inside a quotation or brackets ("...are you?' The amount").
+    quoted = "Translate: 'How are you?' The amount (see below.) is due. He said \"yes.\" Okay"
+    assert document.segments(fold(quoted)) == [
+        "translate: 'how are you?'",
+        "the amount (see below.)",
+        "is due.",
+        'he said "yes."',
+        "okay",
+    ]
     parts = document.segments(fold("word " * 500))
     assert len(parts) > 1
     assert all(len(p) <= document.MAX_SEGMENT for p in parts)
@@ -66,9 +75,37 @@ def test_segment_features_are_those_of_each_segment_alone() -> None:
     width = 1 << classifier.BITS
     assert n == len(parts)
     for k, part in enumerate(parts):
-        alone = classifier.families(f"^ {part}")
+        alone = classifier.families(f"^ {part}", document.words(part))
         assert set((chars[chars // width == k] % width).tolist()) == set(alone.chars.tolist())
         assert set((words[words // width == k] % width).tolist()) == set(alone.words.tolist())
+
+
+def test_segment_words_mark_how_a_segment_opens_and_ends() -> None:
+    # Pseudo-words that cannot come from text (\x02 is no word character): the bigram of
+    # the opening word and of the closing punctuation are features of their own.
+    asked, told = document.words("what is the capital of brazil?"), document.words("we paid.")
+    assert asked[1:-1] == ["what", "is", "the", "capital", "of", "brazil"]
+    assert asked[0] == told[0]
+    assert asked[-1] != told[-1]
+    assert not any(classifier.WORD.fullmatch(w) for w in (asked[0], asked[-1], told[-1]))
+
+
+def test_character_ngrams_hash_as_defined() -> None:
+    # The hashes are computed order by order, each extending the last; they must equal the
+    # definition, seed * P**n + sum(code * P**(n - 1 - k)) mod 2**64, that the model
+    # file was trained on.
+    text = " ^ pay the invoice, \u00e9t\u00e9 \U0001f600 "
+    codes = [ord(c) for c in text]
+    got = dict(classifier._char_buckets(np.array(codes, dtype=np.uint64)))
+    prime = int(classifier._PRIME)
+    for n, seed in classifier._SEEDS.items():
+        want = []
+        for i in range(len(codes) - n + 1):
+            h = int(seed)
+            for c in codes[i : i + n]:
+                h = (h * prime + c) % (1 << 64)
+            want.append(h)
+        assert got[n].tolist() == classifier.bucket(np.array(want, dtype=np.uint64)).tolist()
 
 
 def test_the_model_has_a_sentence_head() -> None:

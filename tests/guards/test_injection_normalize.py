@@ -30,6 +30,14 @@ def test_fold_undoes_lookalikes_invisibles_and_spacing(text: str) -> None:
     assert fold(text) == PHRASE
 
 
+def test_fold_skips_only_steps_that_would_change_nothing() -> None:
+    # Non-ASCII text runs each step only when it has a character that step changes: a
+    # bullet alone must not hide the Cyrillic capital, the mark or the invisible after it.
+    assert fold("\u2022 \u0406gnore a\u0301ll\u200b previous") == "\u2022 ignore all previous"
+    assert fold("\u2022 caf\u00e9 \u00a9") == "\u2022 cafe \u00a9"
+    assert fold("\u2022 \u03a3\u039f\u03a3") == "\u2022 oos"  # final sigma, as before
+
+
 @pytest.mark.parametrize(
     "text",
     [

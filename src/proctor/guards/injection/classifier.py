@@ -42,6 +42,8 @@ _SHIFT = np.uint64(64 - BITS)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: top bits are well mixed
 _PRIME = np.uint64(1_000_003)
 _SEEDS = {n: np.uint64(0x51ED27 * n + 1) for n in (3, 4, 5)}
+# seed_n * P**n, mod 2**64 (the seed's share of an n-gram's hash)
+_OFFSETS = {n: np.uint64(int(seed) * int(_PRIME) ** n % (1 << 64)) for n, seed in _SEEDS.items()}
 _WORD_SEED = np.uint64(0xC0FFEE)
 _BIGRAM_SEED = np.uint64(0xB16B00B5)
 WORD = re.compile(r"\w+")
@@ -57,19 +59,46 @@ class Families:
     words: Indices
 
 
+class _WordCodes(dict[str, int]):
+    """CRC-32 of each word, remembered: a dictionary hit costs a third of encoding and
+    hashing the word again, and documents are scored twice (whole text, then segments).
+    Bounded: past MAX_WORDS distinct words a new one is hashed but not kept."""
+
+    MAX_WORDS = 50_000
+
+    def __missing__(self, word: str) -> int:
+        code = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+        if len(self) < self.MAX_WORDS:
+            self[word] = code
+        return code
+
+
+_CODES = _WordCodes()
+
+
+def word_codes(words: list[str]) -> npt.NDArray[np.uint64]:
+    """The CRC-32 of each word (what word n-grams are hashed from)."""
+    return np.fromiter(map(_CODES.__getitem__, words), np.uint64, len(words))
+
+
 def bucket(h: npt.NDArray[np.uint64]) -> Indices:
     return ((h * _GOLDEN) >> _SHIFT).astype(np.int64)
 
 
 def _char_buckets(codes: npt.NDArray[np.uint64]) -> Iterator[tuple[int, Indices]]:
     """(n, bucket of the n-gram starting at each position) for n = 3, 4, 5."""
-    for n, seed in _SEEDS.items():
+    # The n-gram at i hashes to seed_n * P**n + sum(codes[i + k] * P**(n - 1 - k)): the sum
+    # for n + 1 is the one for n times P plus the next code, so each order extends the last.
+    if len(codes) < 3:
+        return
+    h = codes[:-2] * _PRIME + codes[1:-1]
+    h = h * _PRIME + codes[2:]
+    for n, offset in _OFFSETS.items():
         if len(codes) < n:
-            continue
-        h = np.full(len(codes) - n + 1, seed, dtype=np.uint64)
-        for k in range(n):
-            h = h * _PRIME + codes[k : len(codes) - n + 1 + k]
-        yield n, bucket(h)
+            return
+        if n > 3:
+            h = h[:-1] * _PRIME + codes[n - 1 :]
+        yield n, bucket(h + offset)
 
 
 def char_grams(
@@ -99,9 +128,7 @@ def families(folded: str, words: list[str] | None = None) -> Families:
     if words is None:
         words = WORD.findall(folded)
     if words:
-        w = np.fromiter(
-            (zlib.crc32(x.encode("utf-8", "surrogatepass")) for x in words), np.uint64, len(words)
-        )
+        w = word_codes(words)
         word_idx = np.concatenate(word_grams(w))
     else:
         word_idx = np.zeros(0, dtype=np.int64)

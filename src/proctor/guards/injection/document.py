@@ -12,8 +12,10 @@ sentences of e-mails and other prose (negatives).
 The segments are scored together, vectorised: every segment is padded as the classifier
 pads a text (`" ^ segment "`, the `^` marking the sentence start, where an imperative
 verb sits), n-grams that straddle two segments are dropped, and the per-segment sums come
-out of one `np.bincount`. A segment's features are exactly those `families("^ " + segment)`
-gives, which is what the training script (bench/guards/train_injection_document.py) fits on.
+out of one `np.bincount`. A segment's features are exactly those `families("^ " + segment,
+words(segment))` gives (its words between two pseudo-words, for its opening word and its
+closing punctuation), which is what the training script
+(bench/guards/train_injection_document.py) fits on.
 
 The document's evidence is the highest segment logit, how far it stands above the mean of
 the others (an out-of-place sentence stands out; a how-to page of imperatives does not),
@@ -25,7 +27,6 @@ mode leaves it to the whole-text score (injection/__init__.py).
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,10 +34,20 @@ import numpy.typing as npt
 
 from proctor.guards.injection import classifier
 
-# Line breaks, field separators (BIPIA's "SUBJECT: ...|CONTENT: ...", tables), sentence ends.
-_SPLIT = re.compile(r" ?[\n|] ?|(?<=[.!?]) ")
+# Line breaks, field separators (BIPIA's "SUBJECT: ...|CONTENT: ...", tables), and sentence
+# ends, made line breaks first (`str.replace` is a third of the cost of a look-behind).
+_SPLIT = re.compile(r" ?[\n|] ?")
+_ENDS_OF_SENTENCES = tuple(
+    f"{mark}{close} " for close in ("'", '"', ")", "") for mark in ".?!"
+)  # a closing quote or bracket first: "...how are you?' the amount" is two sentences
 MAX_SEGMENT = 400  # a run without punctuation is cut, so one segment cannot hide in prose
 MAX_SEGMENTS = 512  # beyond this a document is scored on its first segments only
+# Pseudo-words around each segment's words, so that word bigrams see which word opens it
+# (an imperative verb, a question word) and how it ends (a question mark): a task addressed
+# to the assistant is told by both more than by its topic.
+_START = "\x02start"
+_ENDS = {"?": "\x02ask", "!": "\x02bang", ".": "\x02stop", ":": "\x02colon"}
+_OPEN = "\x02open"
 _THREE_LETTERS = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){2}")
 
 
@@ -58,6 +69,8 @@ def segments(folded: str) -> list[str]:
     """The segments worth scoring (a few letters each) of an already folded text
     (`normalize.fold`: the caller has it from the whole-text score)."""
     out: list[str] = []
+    for stop in _ENDS_OF_SENTENCES:  # folded text: single spaces, none next to a newline
+        folded = folded.replace(stop, stop[:-1] + "\n")
     for part in _SPLIT.split(folded):
         if not _THREE_LETTERS.search(part):
             continue
@@ -71,6 +84,11 @@ def segments(folded: str) -> list[str]:
         if len(out) >= MAX_SEGMENTS:
             break
     return out[:MAX_SEGMENTS]
+
+
+def words(part: str) -> list[str]:
+    """The words of a segment as the sentence head reads them, between its pseudo-words."""
+    return [_START, *classifier.WORD.findall(part), _ENDS.get(part[-1:], _OPEN)]
 
 
 def features(parts: list[str]) -> tuple[classifier.Indices, classifier.Indices, int]:
@@ -88,9 +106,8 @@ def features(parts: list[str]) -> tuple[classifier.Indices, classifier.Indices, 
         seg[same] * width + buckets[same]
         for seg, same, buckets in classifier.char_grams(codes.astype(np.uint64), owner)
     ]
-    found = [classifier.WORD.findall(part) for part in parts]
-    words = [zlib.crc32(w.encode("utf-8", "surrogatepass")) for ws in found for w in ws]
-    w = np.asarray(words, dtype=np.uint64)
+    found = [words(part) for part in parts]
+    w = classifier.word_codes([w for ws in found for w in ws])
     counts = np.fromiter((len(ws) for ws in found), np.int64, len(found))
     wo = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
     uni, bi = classifier.word_grams(w)
@@ -107,23 +124,32 @@ def segment_logits(
     if not parts:
         return np.zeros(0)
     char_keys, word_keys, n = features(parts)
-    return _logits(weights, bias, (char_keys, word_keys), n)
+    return _logits(weights, bias, (_distinct(char_keys), _distinct(word_keys)), n)
+
+
+# Keys are `segment << BITS | bucket`: the two halves come back with a shift and a mask.
+_MASK = np.int64((1 << classifier.BITS) - 1)
+
+
+def _distinct(keys: classifier.Indices) -> tuple[classifier.Indices, classifier.Indices]:
+    """(segment, bucket) of each distinct key, sorted by segment then bucket."""
+    if not len(keys):
+        return keys, keys
+    present = classifier.distinct(keys)
+    return present >> classifier.BITS, present & _MASK
 
 
 def _logits(
     weights: npt.NDArray[np.float32],
     bias: float,
-    families: tuple[classifier.Indices, ...],
+    families: tuple[tuple[classifier.Indices, classifier.Indices], ...],
     n: int,
 ) -> npt.NDArray[np.float64]:
-    width = np.int64(1 << classifier.BITS)
     out = np.full(n, bias, dtype=np.float64)
-    for keys in families:
-        if not len(keys):
+    for seg, buckets in families:
+        if not len(seg):
             continue
-        present = classifier.distinct(keys)
-        seg = present // width
-        sums = np.bincount(seg, weights=weights[present % width].astype(np.float64), minlength=n)
+        sums = np.bincount(seg, weights=weights[buckets], minlength=n)
         counts = np.bincount(seg, minlength=n)
         out += sums / np.sqrt(np.maximum(counts, 1))
     return out
@@ -136,22 +162,23 @@ def evidence(weights: npt.NDArray[np.float32], bias: float, folded: str) -> Evid
     if not parts:
         return None
     char_keys, word_keys, n = features(parts)
-    logits = _logits(weights, bias, (char_keys, word_keys), n)
+    chars = _distinct(char_keys)
+    logits = _logits(weights, bias, (chars, _distinct(word_keys)), n)
     best = int(np.argmax(logits))
     top = float(logits[best])
     if n == 1:  # nothing for it to be out of place in: read as a prompt only
         return Evidence(top, top, 1.0, parts[best], n)
     rest = float((logits.sum() - top) / (n - 1))
-    return Evidence(top, rest, _shared(char_keys, best), parts[best], n)
+    return Evidence(top, rest, _shared(*chars, best), parts[best], n)
 
 
-def _shared(char_keys: classifier.Indices, best: int) -> float:
-    """The share of segment `best`'s distinct character n-grams that other segments have."""
-    width = np.int64(1 << classifier.BITS)
-    mine = char_keys // width == best
-    if mine.all():  # the other segments have no n-gram (cannot happen: 3 letters each)
+def _shared(seg: classifier.Indices, buckets: classifier.Indices, best: int) -> float:
+    """The share of segment `best`'s distinct character n-grams that other segments have
+    (`seg`, `buckets`: the distinct keys, sorted by segment then bucket)."""
+    lo, hi = np.searchsorted(seg, (best, best + 1))
+    if lo == hi or hi - lo == len(seg):  # no n-gram of its own, or none elsewhere
         return 0.0
-    own = classifier.distinct(char_keys[mine] % width)
-    others = np.sort(char_keys[~mine] % width)
+    own = buckets[lo:hi]  # distinct and sorted already
+    others = np.sort(np.concatenate((buckets[:lo], buckets[hi:])))
     at = np.minimum(np.searchsorted(others, own), len(others) - 1)
     return float((others[at] == own).mean())
