@@ -186,7 +186,12 @@ async def test_system_prompt_leak_is_flagged_and_a_canary_goes_upstream(
     }
     async with guarded(tmp_path, fake_upstream) as gateway:
         ctx, reply = await run(gateway, body)
-    sent_system = fake_upstream.last.body["messages"][0]["content"]
+        sent_system = fake_upstream.last.body["messages"][0]["content"]
+        # The same system prompt upstream on every request, so the provider's prompt cache
+        # (a prefix match) still hits: one canary per configuration, not per request.
+        for _ in range(5):
+            await run(gateway, body)
+            assert fake_upstream.last.body["messages"][0]["content"] == sent_system
     assert sent_system.startswith(system)
     assert "Confidential reference" in sent_system
     assert "Confidential reference" not in text_of(reply)

@@ -130,6 +130,7 @@ def test_errors(http: httpx.Client, tmp_path: Path) -> None:
 
     assert http.get("/admin/review", params={"status": "maybe"}).status_code == 400
     assert http.get("/admin/review", params={"limit": "0"}).status_code == 400
+    assert http.get("/admin/review", params={"limit": "²"}).status_code == 400  # isdigit, not int
     assert http.get("/admin/review", params={"sort": "x"}).status_code == 400
     bad_body = http.post(f"/admin/review/{old.id}/reject", content=b'{"reason": 3}')
     assert bad_body.status_code == 400

@@ -39,7 +39,13 @@ def scan_text(text: str, checks: list[Check], errors: list[tuple[str, str]]) -> 
     every offset is into `text`), in the order the plan runs them; a detector that fails
     is named in `errors`."""
     found: list[ScanFinding] = []
+    seen: set[str] = set()
     for check in checks:
+        # A rule may compile to several checks over different parts of a conversation
+        # (injection: prompts, and documents or tool results); stdin is one text.
+        if check.rule in seen:
+            continue
+        seen.add(check.rule)
         detections = detect(check, text, errors)
         found.extend(
             ScanFinding(d.kind, d.type, d.start, d.end, round(d.score, 4), check.action)

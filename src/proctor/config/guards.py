@@ -233,6 +233,8 @@ def check_guards(guards: GuardsConfig, models: Collection[str] | None = None) ->
         return problem
     if guards.review is not None and (problem := check_review(guards.review)) is not None:
         return problem
+    if guards.review is not None and (problem := _check_high_risk(guards.review)) is not None:
+        return problem
     if guards.anomaly is not None and (problem := check_anomaly(guards.anomaly, models)):
         return problem
     if (problem := _check_stream(guards.stream)) is not None:
@@ -251,6 +253,14 @@ def check_guards(guards: GuardsConfig, models: Collection[str] | None = None) ->
             return message.replace("`$", f"`{where}", 1) if "`$" in message else message
         if (problem := _check_rules(merged, where)) is not None:
             return problem
+    return None
+
+
+def _check_high_risk(review: ReviewConfig) -> str | None:
+    for i, rule in enumerate(review.high_risk_rules):
+        if rule not in RULES:  # a misspelt rule would hold nothing, silently
+            known = ", ".join(RULES)
+            return f"`$.guards.review.high_risk_rules[{i}]` is not a rule: {rule!r} ({known})"
     return None
 
 

@@ -30,6 +30,10 @@ from proctor.wire.types import ChatRequest, Message
 log = logging.getLogger("proctor.guards")
 MEMO_MIN_CHARS = 200  # shorter texts cost less to scan than to look up
 MEMO_SIZE = 4096  # texts remembered per check; then the memo starts again
+# Findings recorded one by one per check and request; beyond, one finding counts the rest (a
+# pasted spreadsheet of addresses would otherwise write thousands to the request log). All of
+# them are still acted on: redacted, stripped, blocked.
+MAX_FINDINGS_PER_CHECK = 100
 
 _SOURCES = {
     "user": "user",
@@ -91,6 +95,18 @@ class InputScan:
     placeholders: Placeholders = field(default_factory=Placeholders)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (rule, what went wrong)
     changed: bool = False
+    # (type, value) of the personal data and secrets found: a review preview hides them
+    # wherever they are. In this request's memory only, like the placeholders.
+    hidden: list[tuple[str, str]] = field(default_factory=list)
+
+
+_HIDDEN_KINDS = frozenset({"pii", "secret"})
+
+
+def note_hidden(scan: InputScan, d: Detection, text: str) -> None:
+    """Remember the value of a PII or secret detection in `text` (as it was scanned)."""
+    if d.kind in _HIDDEN_KINDS and 0 <= d.start < d.end <= len(text):
+        scan.hidden.append((d.type, text[d.start : d.end]))
 
 
 class Failures:
@@ -168,28 +184,50 @@ def run_checks(
     """Apply `checks` in order to `parts` (rewritten in place); stops at the first block."""
     for check in checks:
         sources = check.sources
+        recorded = unrecorded = 0
         for part in parts:
             if part.source not in sources:
                 continue
             found = detect(check, part.text, scan.errors)
             if not found:
                 continue
+            first = len(scan.findings)
             for d in found:
-                scan.findings.append(finding(stage, check, d, part.message, part.offset))
-            _act(check, part, found, scan)
+                note_hidden(scan, d, part.text)
+                if recorded < MAX_FINDINGS_PER_CHECK:
+                    scan.findings.append(finding(stage, check, d, part.message, part.offset))
+                    recorded += 1
+                else:
+                    unrecorded += 1
+            recorded_now = len(scan.findings) > first
+            if not recorded_now and check.action == "block" and scan.blocked is None:
+                # Past the cap, the cause of a block is still recorded.
+                scan.findings.append(finding(stage, check, found[0], part.message, part.offset))
+                unrecorded -= 1
+                recorded_now = True
+            _act(check, part, found, scan, scan.findings[first] if recorded_now else None)
+        if unrecorded:
+            detail = f"{unrecorded} more detections acted on but not recorded one by one"
+            scan.findings.append(Finding(stage, check.rule, check.action, detail=detail))
         if scan.blocked is not None:
             return scan
     return scan
 
 
-def _act(check: Check, part: Segment, found: Sequence[Detection], scan: InputScan) -> None:
+def _act(
+    check: Check,
+    part: Segment,
+    found: Sequence[Detection],
+    scan: InputScan,
+    cause: Finding | None,
+) -> None:
     action = check.action
     if check.review:
         if check.rule not in scan.review:
             scan.review.append(check.rule)
         scan.review_detections.extend(found)
-    if action == "block" and scan.blocked is None:
-        scan.blocked = scan.findings[-len(found)]
+    if action == "block" and scan.blocked is None and cause is not None:
+        scan.blocked = cause
     elif action == "strip":
         # Private-use characters are visible glyphs in icon fonts: reported, never removed.
         spans = [d for d in found if d.type != "PRIVATE_USE"]

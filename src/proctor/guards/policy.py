@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
@@ -186,8 +187,12 @@ def _strict(action: str) -> str:
     return "block" if action == "flag" else action
 
 
-def compile_plan(config: GuardsConfig, *, strict: bool = False) -> GuardPlan:
-    """One plan from one (already merged) guards section; `strict` turns flags into blocks."""
+def compile_plan(
+    config: GuardsConfig, *, strict: bool = False, hash_key: str | None = None
+) -> GuardPlan:
+    """One plan from one (already merged) guards section; `strict` turns flags into blocks.
+    `hash_key`: the `hash` mode's key for rules that set none (None: one drawn here)."""
+    hash_key = hash_key or secrets.token_hex(16)
     if not config.enabled:
         return GuardPlan()
     review = config.review
@@ -208,19 +213,22 @@ def compile_plan(config: GuardsConfig, *, strict: bool = False) -> GuardPlan:
             detect=detect,
             sources=sources,
             fail_closed=rule.fail_closed,
-            redactor=_redactor(rule) if action == "redact" else None,
+            redactor=_redactor(rule, hash_key) if action == "redact" else None,
             review=action == "review" or name in risky,
             memo={},
         )
         wants_parallel = rule.parallel
         if wants_parallel is None:
-            wants_parallel = name in PARALLEL_WHEN_FLAGGING and rule.action == "flag"
+            # Not when it fails closed: its failure would refuse a request already sent.
+            wants_parallel = (
+                name in PARALLEL_WHEN_FLAGGING and rule.action == "flag" and not rule.fail_closed
+            )
         (parallel if wants_parallel and not strict and not check.review else checks).append(check)
     output: list[Check] = []
     for name, detect in _output_detectors(config):
         rule = getattr(config, name)
         action = _strict(rule.action) if strict else rule.action
-        redactor = _redactor(rule) if action == "redact" else None
+        redactor = _redactor(rule, hash_key) if action == "redact" else None
         output.append(
             Check(
                 name,
@@ -253,8 +261,8 @@ def compile_plan(config: GuardsConfig, *, strict: bool = False) -> GuardPlan:
     )
 
 
-def _redactor(rule: object) -> Redactor:
-    return Redactor(getattr(rule, "mode", "mask"), getattr(rule, "hash_key", None))
+def _redactor(rule: object, hash_key: str) -> Redactor:
+    return Redactor(getattr(rule, "mode", "mask"), getattr(rule, "hash_key", None) or hash_key)
 
 
 class GuardPolicy:
@@ -265,12 +273,18 @@ class GuardPolicy:
         self.config = config
         review = config.review
         high_risk = frozenset(review.high_risk_features) if review is not None else frozenset()
-        self.base = compile_plan(config)
-        self.base_strict = compile_plan(config, strict=True)
+        # One key for every plan of the configuration (the rules that set no `hash_key`):
+        # a value hashes the same for every feature and in the strict mode, so logs join.
+        key = secrets.token_hex(16)
+        self.base = compile_plan(config, hash_key=key)
+        self.base_strict = compile_plan(config, strict=True, hash_key=key)
         self.features: dict[str, tuple[GuardPlan, GuardPlan]] = {}
         for name, override in config.features.items():
             merged = feature_config(config, override)
-            self.features[name] = (compile_plan(merged), compile_plan(merged, strict=True))
+            self.features[name] = (
+                compile_plan(merged, hash_key=key),
+                compile_plan(merged, strict=True, hash_key=key),
+            )
         for name in high_risk:  # features held for review whatever they contain
             normal, strict = self.features.get(name, (self.base, self.base_strict))
             self.features[name] = (

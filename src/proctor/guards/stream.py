@@ -48,6 +48,20 @@ class WindowScanner:
     _verdicts: set[tuple[str, str]] = field(default_factory=set)
     _placeholders: Placeholders = field(default_factory=Placeholders)
 
+    def fork(self) -> WindowScanner:
+        """A scanner for another choice of the same reply: same rules, findings and errors
+        recorded in the same lists, a window of its own."""
+        return WindowScanner(
+            self.checks,
+            self.step,
+            self.overlap,
+            self.holdback,
+            self.stage,
+            self.refusal,
+            findings=self.findings,
+            errors=self.errors,
+        )
+
     def feed(self, text: str) -> str:
         """Take the next piece of the reply; return what may be sent on now."""
         if self.blocked is not None:
@@ -127,6 +141,9 @@ async def guard_stream(
     # Flag-only rules never block nor change the text: the usual chunk (one choice, text,
     # no finish) only feeds the scanner. Every chunk passes here, so it is kept short.
     flag_only = not scanner.holdback
+    # The other texts' scanners, made as they appear: (choice, -1) the text of another
+    # choice when `n` > 1, (choice, call) the arguments of a tool call.
+    others: dict[tuple[int, int], WindowScanner] = {}
     try:
         async for chunk in chunks:
             last = chunk
@@ -136,18 +153,19 @@ async def guard_stream(
                 and len(choices) == 1
                 and choices[0].index == 0
                 and choices[0].finish_reason is None
+                and not choices[0].delta.tool_calls
             ):
                 if content := choices[0].delta.content:
                     scanner.feed(content)
             else:
-                _scan_chunk(chunk, scanner)
-                if scanner.blocked is not None:
-                    yield stop_chunk(last, scanner)
+                blocked = _scan_chunk(chunk, scanner, others)
+                if blocked is not None:
+                    yield stop_chunk(last, blocked)
                     return
             if restorer is not None:
                 restorer.chunk(chunk)
             yield chunk
-        for tail in _ending(last, scanner, restorer):
+        for tail in _ending(last, scanner, restorer, others):
             yield tail
     finally:
         if on_end is not None:
@@ -157,38 +175,91 @@ async def guard_stream(
             await aclose()
 
 
-def _scan_chunk(chunk: ChatChunk, scanner: WindowScanner) -> None:
-    """Feed the first choice's text to the scanner; the chunk keeps what may be sent."""
+def _scan_chunk(
+    chunk: ChatChunk, scanner: WindowScanner, others: dict[tuple[int, int], WindowScanner]
+) -> WindowScanner | None:
+    """Feed each choice's text and tool call arguments to their scanners (the first
+    choice's text is `scanner`'s); the chunk keeps what may be sent. Returns the scanner
+    that blocked, if one did."""
     for choice in chunk.choices:
-        if choice.index != 0:
-            continue
+        index = choice.index
         delta = choice.delta
-        text = scanner.feed(delta.content) if delta.content else None
-        if choice.finish_reason is not None and (rest := scanner.finish()):
-            text = (text or "") + rest
+        own = _scanner_for(scanner, others, (index, -1))
+        text = own.feed(delta.content) if delta.content else None
+        for call in delta.tool_calls or ():
+            function = call.function
+            if function is not None and function.arguments:
+                arguments = _scanner_for(scanner, others, (index, call.index))
+                function.arguments = arguments.feed(function.arguments)
+                if arguments.blocked is not None:
+                    return arguments
+        if choice.finish_reason is not None:
+            if rest := own.finish():
+                text = (text or "") + rest
+            if (blocked := _finish_calls(delta, index, others)) is not None:
+                return blocked
         if text is not None:
             delta.content = text
+        if own.blocked is not None:
+            return own
+    return None
+
+
+def _scanner_for(
+    scanner: WindowScanner, others: dict[tuple[int, int], WindowScanner], key: tuple[int, int]
+) -> WindowScanner:
+    if key == (0, -1):
+        return scanner
+    own = others.get(key)
+    if own is None:
+        own = others[key] = scanner.fork()
+    return own
+
+
+def _finish_calls(
+    delta: Delta, index: int, others: dict[tuple[int, int], WindowScanner]
+) -> WindowScanner | None:
+    """At a choice's end: what its tool calls' scanners held, as one more delta of each."""
+    for (choice, call), own in others.items():
+        if choice != index or call < 0:
+            continue
+        rest = own.finish()
+        if own.blocked is not None:
+            return own
+        if rest:
+            tail = ToolCallDelta(index=call, function=FunctionCallDelta(arguments=rest))
+            delta.tool_calls = [*(delta.tool_calls or ()), tail]
+    return None
 
 
 def _ending(
-    last: ChatChunk | None, scanner: WindowScanner, restorer: ChunkRestorer | None
+    last: ChatChunk | None,
+    scanner: WindowScanner,
+    restorer: ChunkRestorer | None,
+    others: dict[tuple[int, int], WindowScanner],
 ) -> list[ChatChunk]:
     """The chunks after an upstream that ended without a finish_reason: the stop, or what
-    the scanner and the restorer still held."""
-    rest = scanner.finish()
-    if scanner.blocked is not None:
-        return [stop_chunk(last, scanner)]
+    the scanners and the restorer still held."""
     out: list[ChatChunk] = []
-    if rest:
-        tail = ChatChunk(
-            last.id if last else "chatcmpl-proctor-guard",
-            last.created if last else 0,
-            last.model if last else "proctor/guard",
-            [ChunkChoice(0, Delta(content=rest))],
-        )
-        if restorer is not None:
-            restorer.chunk(tail)
-        out.append(tail)
+    for (index, call), own in [((0, -1), scanner), *others.items()]:
+        rest = own.finish()
+        if own.blocked is not None:
+            return [stop_chunk(last, own)]
+        if rest:
+            if call < 0:
+                delta = Delta(content=rest)
+            else:
+                arguments = FunctionCallDelta(arguments=rest)
+                delta = Delta(tool_calls=[ToolCallDelta(index=call, function=arguments)])
+            tail = ChatChunk(
+                last.id if last else "chatcmpl-proctor-guard",
+                last.created if last else 0,
+                last.model if last else "proctor/guard",
+                [ChunkChoice(index, delta)],
+            )
+            if restorer is not None:
+                restorer.chunk(tail)
+            out.append(tail)
     if restorer is not None and (held := restorer.rest(last)) is not None:
         out.append(held)
     return out
@@ -242,7 +313,7 @@ class ChunkRestorer:
                 key = (index, call.index)
                 restorer = self._calls.get(key)
                 if restorer is None:
-                    restorer = self._calls[key] = placeholders.restorer()
+                    restorer = self._calls[key] = placeholders.restorer(json_string=True)
                 function.arguments = restorer.feed(function.arguments)
         if choice.finish_reason is not None:
             self._flush(choice)

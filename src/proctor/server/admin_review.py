@@ -52,7 +52,8 @@ def _status(value: str | None) -> Status | None:
 def _limit(value: str | None) -> int:
     if value is None:
         return 50
-    if not value.isdigit() or not 0 < int(value) <= MAX_LIMIT:
+    # isascii: "²".isdigit() is true, but int("²") raises.
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_LIMIT:
         raise BadRequest(
             f"`limit` must be a whole number from 1 to {MAX_LIMIT}",
             param="limit",

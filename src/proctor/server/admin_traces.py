@@ -56,7 +56,7 @@ async def get_trace(request: Request) -> Response:
 def _limit(value: str | None) -> int:
     if value is None:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 1000:
         raise BadRequest("`limit` must be an integer from 1 to 1000", param="limit")
     return int(value)
 

@@ -25,7 +25,7 @@ from proctor.errors import BadRequest
 from proctor.guards.anomaly import AnomalyBreaker, SafeMode
 from proctor.guards.inputs import Failures, InputScan, Segment, rebuild, run_checks, segments
 from proctor.guards.placeholders import Placeholders
-from proctor.guards.policy import GuardPlan, GuardPolicy
+from proctor.guards.policy import Check, GuardPlan, GuardPolicy
 from proctor.guards.replies import HEADER, GuardBlocked, answer, describe, outcomes, summary
 from proctor.guards.review.queue import ReviewQueue
 from proctor.guards.stream import restore_stream
@@ -73,10 +73,12 @@ class GuardIn:
             request = ctx.request
             assert isinstance(request, ChatRequest)
         _check_limits(plan, request)
-        parts = segments(request) if plan.checks or plan.parallel else []
+        # The review of a high-risk feature shows the text even when no rule reads it.
+        parts = segments(request) if plan.checks or plan.parallel or plan.review_all else []
         scan = InputScan()
+        scan.placeholders.reserve(p.text for p in parts)
         try:
-            run_checks(plan.checks, parts, scan)
+            await _run_checks(plan.checks, parts, scan)
         finally:  # a fail-closed rule's failure is counted too
             self._note(ctx, scan)
         if scan.blocked is not None:
@@ -139,7 +141,7 @@ class GuardIn:
         if review is None:
             return "held for review, but no review queue is configured"
         text = "\n\n".join(p.text for p in parts if p.source in ("user", "tool", "documents"))
-        item = review.new_item(ctx, stage="input", text=text, rules=rules)
+        item = review.new_item(ctx, stage="input", text=text, rules=rules, hidden=scan.hidden)
         decision = await review.hold(item)
         action = "approve" if decision.approved else "reject"
         detail = f"review {decision.review_id} decided by {decision.decided_by}"
@@ -167,7 +169,7 @@ class GuardIn:
             await asyncio.sleep(0)
             scan = InputScan()
             try:
-                run_checks(plan.parallel, parts, scan)
+                await _run_checks(plan.parallel, parts, scan)
             finally:
                 self._note(ctx, scan)
             return await task
@@ -184,6 +186,23 @@ class GuardIn:
         self.anomaly.record(feature, model, *(found or ("ok",)))
 
 
+# From this many characters of text a request's checks run in a worker thread. The detectors
+# are Python and hold the GIL, so a thread does not make them faster; but the interpreter
+# switches threads every few milliseconds, so the event loop keeps serving the other requests
+# while a huge prompt (the body limit allows megabytes: seconds of scanning) is read, instead
+# of stalling all of them behind it.
+LARGE_INPUT_CHARS = 32_000
+
+
+async def _run_checks(checks: Sequence[Check], parts: list[Segment], scan: InputScan) -> None:
+    if not checks:
+        return
+    if sum(len(p.text) for p in parts) >= LARGE_INPUT_CHARS:
+        await asyncio.to_thread(run_checks, checks, parts, scan)
+    else:
+        run_checks(checks, parts, scan)
+
+
 def _check_limits(plan: GuardPlan, request: ChatRequest) -> None:
     limits = plan.limits
     if limits is None:
@@ -196,6 +215,8 @@ def _check_limits(plan: GuardPlan, request: ChatRequest) -> None:
             if isinstance(content, str)
             else sum(len(str(p.get("text", ""))) for p in content or ())
         )
+        # Tool call arguments are text the guards read too.
+        size += sum(len(call.function.arguments) for call in message.tool_calls or ())
         if limits.max_message_chars is not None and size > limits.max_message_chars:
             raise BadRequest(
                 f"message {i} has {size} characters; the limit is {limits.max_message_chars} "
@@ -222,7 +243,8 @@ def restore_response(reply: ChatResponse, placeholders: Placeholders) -> None:
         if message.refusal:
             message.refusal = placeholders.restore(message.refusal)
         for call in message.tool_calls or ():
-            call.function.arguments = placeholders.restore(call.function.arguments)
+            arguments = call.function.arguments
+            call.function.arguments = placeholders.restore(arguments, json_string=True)
 
 
 def _header(ctx: Context) -> None:

@@ -16,27 +16,39 @@ caller gave are not "found" in the reply, only what the model produced itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from proctor.config.guards import StreamGuardConfig
 from proctor.context import ChatStream, Context, Finding, Reply
-from proctor.guards.inputs import Failures, InputScan, detect, finding
+from proctor.errors import ProctorError
+from proctor.guards.inputs import Failures, InputScan, detect, finding, note_hidden
 from proctor.guards.leak import detect_prompt_leak, make_canary
 from proctor.guards.placeholders import Placeholders
 from proctor.guards.policy import Check, GuardPlan, GuardPolicy
+from proctor.guards.redact import redact_prefix
 from proctor.guards.replies import GuardBlocked, describe
 from proctor.guards.review.queue import ReviewQueue
 from proctor.guards.schema import validate_json
 from proctor.guards.stream import ChunkRestorer, WindowScanner, guard_stream
 from proctor.pipeline import Next
 from proctor.stages.guard_in import PLACEHOLDERS_NOTE, PLAN_NOTE, RESTORED_NOTE
-from proctor.wire.types import ChatChunk, ChatRequest, ChatResponse, Message, Usage
+from proctor.wire.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    CompletionTokensDetails,
+    Message,
+    PromptTokensDetails,
+    Usage,
+)
 
-_CANARIES = 64  # fewer than the leak detector's pattern cache holds (256)
+log = logging.getLogger("proctor.guards")
+_Details = TypeVar("_Details", PromptTokensDetails, CompletionTokensDetails)
 _REASK = (
     "Your previous reply is not valid for the required JSON format:\n{errors}\n"
     "Answer again with only the corrected JSON document, nothing else."
@@ -52,10 +64,11 @@ class GuardOut:
         self.policy = policy
         self.stream = stream
         self.review = review
-        # Canaries drawn per configuration, one picked per request: a fresh one each time
-        # would cost every request 15 calls to os.urandom and a regular-expression compile
-        # (the leak detector caches one pattern per canary). None of them is ever sent back.
-        self.canaries = tuple(make_canary() for _ in range(_CANARIES))
+        # One canary per configuration, not per request: the system prompt must stay the same
+        # from request to request, or the provider's prompt cache (which matches the prompt's
+        # prefix) misses on everything after it, and that costs more than the canary saves.
+        # It never reaches a caller: logs and traces keep the request without it.
+        self.canary = make_canary()
         self.failures = Failures()  # detectors that raised: the reply went on without them
 
     async def __call__(self, ctx: Context, call_next: Next) -> Reply:
@@ -67,15 +80,20 @@ class GuardOut:
             return await call_next(ctx)
         checks = list(plan.output)
         leak = plan.leak
+        original = request
         system = _system_prompt(request)
         if leak is not None and system:
-            canary = _pick(self.canaries, ctx.request_id) if leak.canary else None
+            canary = self.canary if leak.canary else None
             if canary is not None:
                 ctx.request = request = _with_canary(request, canary)
             detector = partial(detect_prompt_leak, system_prompt=system, canary=canary)
             checks.append(Check("leak", leak.action, detector, fail_closed=leak.fail_closed))
         schema = _schema(request) if plan.schema is not None else None
-        reply = await call_next(ctx)
+        try:
+            reply = await call_next(ctx)
+        finally:
+            # The canary went upstream only: logs and traces keep the request without it.
+            ctx.request = original
         if isinstance(reply, ChatStream):
             return self._stream(ctx, reply, plan, checks, schema)
         if not isinstance(reply, ChatResponse):
@@ -87,36 +105,62 @@ class GuardOut:
     async def _whole(
         self, ctx: Context, reply: ChatResponse, plan: GuardPlan, checks: list[Check]
     ) -> ChatResponse:
-        message = reply.choices[0].message if reply.choices else None
-        text = message.content if message is not None else None
-        if not text or message is None:
-            return reply
         scan = InputScan()
+        texts: list[str] = []
+        # Every choice (with `n` > 1 the caller reads them all), and the arguments of the
+        # tool calls it asks for as well as its text: the application acts on both.
+        for choice in reply.choices:
+            message = choice.message
+            if message.content:
+                message.content, blocked = self._scan(ctx, message.content, checks, scan)
+                if blocked is not None:
+                    return self._block(ctx, reply, plan, blocked)
+                texts.append(message.content)
+            for call in message.tool_calls or ():
+                function = call.function
+                if not function.arguments:
+                    continue
+                function.arguments, blocked = self._scan(ctx, function.arguments, checks, scan)
+                if blocked is not None:
+                    return self._block(ctx, reply, plan, blocked)
+                texts.append(function.arguments)
+        if scan.errors:
+            self.failures.add(scan.errors)
+        if scan.review:
+            held = "\n\n".join(texts)
+            if (rejected := await self._hold(ctx, held, scan.review, scan.hidden)) is not None:
+                return self._block(ctx, reply, plan, rejected)
+        return reply
+
+    def _scan(
+        self, ctx: Context, text: str, checks: list[Check], scan: InputScan
+    ) -> tuple[str, Finding | None]:
+        """One text of the reply through the output checks: the text as it may go on, and
+        the finding of a rule that blocks it."""
         for check in checks:
             found = detect(check, text, scan.errors)
             if not found:
                 continue
             for d in found:
                 ctx.findings.append(finding(self.name, check, d, None, 0))
+                note_hidden(scan, d, text)
             if check.action == "block":
-                return self._block(ctx, reply, plan, ctx.findings[-len(found)])
+                self.failures.add(scan.errors)
+                return text, ctx.findings[-len(found)]
             if check.review and check.rule not in scan.review:
                 scan.review.append(check.rule)
             if check.action == "redact" and check.redactor is not None:
                 text = check.redactor.redact(text, found, Placeholders())
-        message.content = text
-        if scan.errors:
-            self.failures.add(scan.errors)
-        if scan.review and (rejected := await self._hold(ctx, text, scan.review)) is not None:
-            return self._block(ctx, reply, plan, rejected)
-        return reply
+        return text, None
 
-    async def _hold(self, ctx: Context, text: str, rules: list[str]) -> Finding | None:
+    async def _hold(
+        self, ctx: Context, text: str, rules: list[str], hidden: Sequence[tuple[str, str]]
+    ) -> Finding | None:
         """Hold a whole reply for review (a stream cannot wait: there the rules only flag);
         the finding that blocks it when rejected, None when approved."""
         if self.review is None:
             return None
-        item = self.review.new_item(ctx, stage="output", text=text, rules=rules)
+        item = self.review.new_item(ctx, stage="output", text=text, rules=rules, hidden=hidden)
         decision = await self.review.hold(item)
         action = "approve" if decision.approved else "reject"
         detail = f"review {decision.review_id} of the reply decided by {decision.decided_by}"
@@ -148,6 +192,8 @@ class GuardOut:
     ) -> ChatResponse:
         rule = plan.schema
         assert rule is not None
+        if reply.choices and reply.choices[0].message.tool_calls:
+            return reply  # the model asks for a tool: not yet the structured answer
         text = reply.choices[0].message.content or "" if reply.choices else ""
         errors = validate_json(text, schema)
         if errors and rule.reask:
@@ -156,11 +202,16 @@ class GuardOut:
                 Message(role="assistant", content=text),
                 Message(role="user", content=_REASK.format(errors="\n".join(errors))),
             ]
+            before = ctx.request
             ctx.request = msgspec.structs.replace(request, messages=[*request.messages, *follow_up])
             try:
-                second = await call_next(ctx)
+                second: Reply | None = await call_next(ctx)
+            except ProctorError as exc:
+                # The first reply was paid for and is still an answer: the rule judges it.
+                log.warning("schema re-ask failed (%s); the first reply is kept", exc.message)
+                second = None
             finally:
-                ctx.request = request
+                ctx.request = before
             if isinstance(second, ChatResponse):
                 second.usage = _sum_usage(reply.usage, second.usage)
                 reply = second
@@ -210,24 +261,26 @@ async def _validate_stream(
     """A streamed reply cannot be asked again: an invalid document is flagged at its end."""
     parts: list[str] = []
     finished = False
-    async for chunk in chunks:
-        for choice in chunk.choices:
-            if choice.index == 0:
-                if choice.delta.content:
-                    parts.append(choice.delta.content)
-                finished = finished or choice.finish_reason in ("stop", "length")
-        yield chunk
+    try:
+        async for chunk in chunks:
+            for choice in chunk.choices:
+                if choice.index == 0:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                    finished = finished or choice.finish_reason in ("stop", "length")
+            yield chunk
+    finally:  # a client that leaves closes this generator: the upstream is closed too
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
     if finished and (errors := validate_json("".join(parts), schema)):
         ctx.findings.append(_schema_finding("flag", errors))
 
 
-def _pick(canaries: tuple[str, ...], request_id: str) -> str:
-    """One of the canaries, by the request id's (salted, per process) hash."""
-    return canaries[hash(request_id) % len(canaries)]
-
-
 def _schema_finding(action: str, errors: list[str]) -> Finding:
-    detail = "; ".join(errors)[:1000]
+    # The errors quote the reply's values ("'AKIA...' is not of type 'integer'"): the
+    # finding goes to the request log, so it is redacted as logs and traces are.
+    detail, _ = redact_prefix("; ".join(errors), 1000)
     return Finding("guard_out", "schema", action, detail=detail, kind="schema", type="JSON")
 
 
@@ -273,11 +326,28 @@ def _with_canary(request: ChatRequest, canary: str) -> ChatRequest:
 
 
 def _sum_usage(first: Usage | None, second: Usage | None) -> Usage | None:
-    """Both calls of a re-ask are paid for: the reply reports their sum."""
+    """Both calls of a re-ask are paid for: the reply reports their sum, with the details
+    the price depends on (cached prompt tokens, reasoning tokens)."""
     if first is None or second is None:
         return second or first
     return Usage(
         prompt_tokens=first.prompt_tokens + second.prompt_tokens,
         completion_tokens=first.completion_tokens + second.completion_tokens,
         total_tokens=first.total_tokens + second.total_tokens,
+        prompt_tokens_details=_sum_details(
+            first.prompt_tokens_details, second.prompt_tokens_details
+        ),
+        completion_tokens_details=_sum_details(
+            first.completion_tokens_details, second.completion_tokens_details
+        ),
     )
+
+
+def _sum_details(first: _Details | None, second: _Details | None) -> _Details | None:
+    if first is None or second is None:
+        return second or first
+    summed = {}
+    for name in first.__struct_fields__:
+        a, b = getattr(first, name), getattr(second, name)
+        summed[name] = None if a is None and b is None else (a or 0) + (b or 0)
+    return msgspec.structs.replace(first, **summed)

@@ -94,10 +94,16 @@ def new_review_id() -> str:
     return "rev_" + secrets.token_hex(6)
 
 
-def preview_of(text: str, detections: Iterable[Detection], limit: int) -> str:
-    """`text` with the PII / secret spans of `detections` and anything `redact_text` finds
-    replaced by labels, cut to about `limit` characters (before any value crossing the cut,
-    so that no half of one is left unrecognised)."""
+def preview_of(
+    text: str,
+    detections: Iterable[Detection],
+    limit: int,
+    hidden: Iterable[tuple[str, str]] = (),
+) -> str:
+    """`text` with the PII / secret spans of `detections`, every occurrence of the `hidden`
+    (type, value) pairs and anything `redact_text` finds replaced by labels, cut to about
+    `limit` characters (before any value crossing the cut, so that no half of one is left
+    unrecognised)."""
     spans = sorted(
         (d.start, d.end, d.type)
         for d in detections
@@ -116,7 +122,12 @@ def preview_of(text: str, detections: Iterable[Detection], limit: int) -> str:
             parts.append(f"[{label}]")
         at = end
     parts.append(text[at:])
-    redacted, cut = redact_prefix("".join(parts), limit)
+    shown = "".join(parts)
+    # Longest first, so that a value inside another is not replaced half-way.
+    for label, value in sorted(set(hidden), key=lambda h: -len(h[1])):
+        if value.strip():
+            shown = shown.replace(value, f"[{label}]")
+    redacted, cut = redact_prefix(shown, limit)
     return redacted + "…" if cut else redacted
 
 

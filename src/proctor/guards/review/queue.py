@@ -111,9 +111,11 @@ class ReviewQueue:
         text: str,
         rules: Sequence[str],
         detections: Sequence[Detection] = (),
+        hidden: Sequence[tuple[str, str]] = (),
     ) -> ReviewItem:
         """The item for `ctx`, held at `stage` because of `rules`. `text` is what is held (the
-        prompt or the answer); only its redacted preview is kept."""
+        prompt or the answer); only its redacted preview is kept. `hidden`: (type, value) of
+        the personal data and secrets the guards found, replaced wherever they appear."""
         config, now = self.config, self._clock()
         tags = ctx.tags
         return ReviewItem(
@@ -124,7 +126,7 @@ class ReviewQueue:
             created_at=now,
             expires_at=now + config.timeout_s,
             default_decision=config.default_decision,
-            preview=preview_of(text, detections, config.preview_chars),
+            preview=preview_of(text, detections, config.preview_chars, hidden),
             findings=findings_of(detections),
             feature=tags.feature,
             model=ctx.public_model or ctx.request.model or None,  # before route: as asked
