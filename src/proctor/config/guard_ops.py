@@ -8,7 +8,7 @@ circuit breaker. The guards section embeds them as `guards.review` and `guards.a
         poll_s: 1.0                # how often decisions made elsewhere (the CLI) are read,
                                    # only while this gateway holds requests
         preview_chars: 2000        # of the held text, redacted, shown to the reviewer
-        max_pending: 1000          # held requests beyond this get the default decision at once
+        max_pending: 100           # held requests beyond this get the default decision at once
         high_risk_features: [payments]   # requests of these features are held ...
         high_risk_rules: [injection]     # ... as are requests that trip these rules
       anomaly:
@@ -67,7 +67,9 @@ class ReviewConfig(_Part, frozen=True):
     default_decision: Decision = "reject"
     poll_s: float = 1.0
     preview_chars: int = 2000
-    max_pending: int = 1000
+    # Held requests keep their in-flight slot (server.max_inflight) while they wait: bounded well
+    # below it, so that requests built to trip a high-risk rule cannot fill the gateway.
+    max_pending: int = 100
     high_risk_features: tuple[str, ...] = ()
     high_risk_rules: tuple[str, ...] = ()
 
