@@ -63,6 +63,8 @@ OPTIONAL: dict[str, Any] = {
 CONFIGS: dict[str, dict[str, Any] | None] = {
     "off": {"enabled": False},
     "default": None,
+    # Injection during the provider call (opt-in): its CPU cost next to the default's.
+    "default, injection parallel": {"injection": {"parallel": True}},
     "default+optional": OPTIONAL,
 }
 

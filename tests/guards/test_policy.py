@@ -23,14 +23,17 @@ def test_defaults_without_a_section() -> None:
     assert [(c.rule, c.action) for c in plan.checks] == [
         ("invisible", "strip"),
         ("secrets", "block"),
+        ("injection", "flag"),
+        ("injection", "flag"),
         ("pii", "redact"),
     ]
-    # Injection only flags by default, so it runs while the provider works: prompts in
-    # prompt mode, tool results and retrieved documents in document mode.
-    assert [(c.rule, c.action, c.sources) for c in plan.parallel] == [
-        ("injection", "flag", frozenset({"user"})),
-        ("injection", "flag", frozenset({"tool", "documents"})),
+    # Injection reads prompts in prompt mode, tool results and retrieved documents in
+    # document mode.
+    assert [c.sources for c in plan.checks if c.rule == "injection"] == [
+        frozenset({"user"}),
+        frozenset({"tool", "documents"}),
     ]
+    assert plan.parallel == ()
     assert plan.checks[-1].redactor is not None
     assert plan.checks[-1].redactor.mode == "placeholder"
     assert [(c.rule, c.action) for c in plan.output] == [("toxicity", "flag")]
@@ -78,8 +81,7 @@ def test_the_entities_the_config_accepts_are_the_detector_types() -> None:
 
 def test_a_rule_can_be_turned_off_with_null_or_off() -> None:
     plan = compile_plan(_guards({"pii": None, "secrets": {"action": "off"}, "toxicity": None}))
-    assert [c.rule for c in plan.checks] == ["invisible"]
-    assert [c.rule for c in plan.parallel] == ["injection", "injection"]
+    assert [c.rule for c in plan.checks] == ["invisible", "injection", "injection"]
     assert plan.output == ()
     assert compile_plan(_guards({"enabled": False})) == compile_plan(GuardsConfig(enabled=False))
     assert not GuardPolicy(_guards({"enabled": False})).needs_input
@@ -159,14 +161,11 @@ def test_any_section_either_loads_and_compiles_or_names_its_key(
         assert all(c.action == "flag" for c in plan.parallel)
 
 
-def test_injection_waits_for_its_verdict_when_it_can_change_the_request() -> None:
-    blocking = GuardPolicy(_guards({"injection": {"action": "block"}})).plan_for(None)
-    assert "injection" in [c.rule for c in blocking.checks]
-    assert blocking.parallel == ()
-    before = GuardPolicy(_guards({"injection": {"parallel": False}})).plan_for(None)
-    assert "injection" in [c.rule for c in before.checks]
-    assert before.parallel == ()
-    strict = compile_plan(_guards({}), strict=True)  # the anomaly breaker's safe mode
+def test_injection_runs_during_the_call_only_when_asked() -> None:
+    parallel = GuardPolicy(_guards({"injection": {"parallel": True}})).plan_for(None)
+    assert [c.rule for c in parallel.parallel] == ["injection", "injection"]
+    assert "injection" not in [c.rule for c in parallel.checks]
+    strict = compile_plan(_guards({"injection": {"parallel": True}}), strict=True)
     assert ("injection", "block") in [(c.rule, c.action) for c in strict.checks]
     assert strict.parallel == ()
 

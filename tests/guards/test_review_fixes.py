@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from proctor import config as config_mod
 from proctor.cli.main import app
+from proctor.config import ConfigError
 from proctor.config.guard_ops import ReviewConfig
 from proctor.config.guards import (
     GuardsConfig,
@@ -504,9 +506,10 @@ def test_hashes_join_across_the_plans_of_one_configuration() -> None:
     assert len(hashed) == 1
 
 
-def test_a_fail_closed_rule_checks_before_the_call_by_default() -> None:
+def test_a_fail_closed_rule_cannot_run_during_the_call() -> None:
     # Run during the call, its failure would refuse a request the provider already has.
     plan = compile_plan(GuardsConfig(injection=InjectionRule(fail_closed=True)))
     assert "injection" in {c.rule for c in plan.checks}
     assert not plan.parallel
-    assert compile_plan(GuardsConfig()).parallel  # the default still runs it during the call
+    with pytest.raises(ConfigError, match="cannot go with `fail_closed`"):
+        config_mod.from_dict({"guards": {"injection": {"parallel": True, "fail_closed": True}}})

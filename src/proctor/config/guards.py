@@ -67,9 +67,11 @@ class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     action: Action = "flag"
     # The parts of the conversation scanned; None: the rule's own default (policy.py).
     scan: tuple[Source, ...] | None = None
-    # A flag-only rule may run while the provider works instead of before the call.
-    # None: the rule's default (injection runs in parallel when it only flags; policy.py).
-    parallel: bool | None = None
+    # A flag-only rule may run while the provider works instead of before the call. Off by
+    # default: it takes the rule's time off the request's path only when the provider is
+    # slower than the rule, and costs CPU (measured: ~+25% per guarded request in-process,
+    # the detectors interleaved with the call; docs/BENCHMARKS.md).
+    parallel: bool = False
     # When the detector itself fails: False lets the request through (logged, counted),
     # True refuses it.
     fail_closed: bool = False
@@ -284,6 +286,8 @@ def _check_rules(guards: GuardsConfig, where: str) -> str | None:
             return f"`{at}.action` cannot be {rule.action} for this rule (allowed: {allowed})"
         if rule.parallel and rule.action != "flag":
             return f"`{at}.parallel` needs `action: flag` (only a flag can wait for the call)"
+        if rule.parallel and rule.fail_closed:
+            return f"`{at}.parallel` cannot go with `fail_closed` (the call has begun by then)"
         if (problem := _check_rule(name, rule, at)) is not None:
             return problem
     if guards.input is not None:

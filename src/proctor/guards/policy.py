@@ -178,11 +178,6 @@ def _output_detectors(config: GuardsConfig) -> list[tuple[str, Detect]]:
     return found
 
 
-# Rules that, while they only flag, run during the provider call unless `parallel: false`:
-# their verdict cannot change what is sent, so there is no reason to make the caller wait.
-PARALLEL_WHEN_FLAGGING = frozenset({"injection"})
-
-
 def _strict(action: str) -> str:
     return "block" if action == "flag" else action
 
@@ -217,13 +212,7 @@ def compile_plan(
             review=action == "review" or name in risky,
             memo={},
         )
-        wants_parallel = rule.parallel
-        if wants_parallel is None:
-            # Not when it fails closed: its failure would refuse a request already sent.
-            wants_parallel = (
-                name in PARALLEL_WHEN_FLAGGING and rule.action == "flag" and not rule.fail_closed
-            )
-        (parallel if wants_parallel and not strict and not check.review else checks).append(check)
+        (parallel if rule.parallel and not strict and not check.review else checks).append(check)
     output: list[Check] = []
     for name, detect in _output_detectors(config):
         rule = getattr(config, name)
