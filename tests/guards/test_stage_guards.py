@@ -12,6 +12,7 @@ import pytest
 
 from proctor.errors import BadRequest
 from proctor.guards.replies import GuardBlocked
+from proctor.stages.settle import UNSENT_NOTE
 from proctor.testing import answers
 from proctor.testing.upstream import FakeUpstream
 from proctor.wire.types import ChatRequest, ChatResponse
@@ -153,6 +154,13 @@ async def test_output_guard_stops_a_stream_before_the_secret_leaves(
     assert ("guard_out", "output_secrets", "block") in {
         (f.stage, f.rule, f.action) for f in ctx.findings
     }
+    # The provider's usage never came (the stream was cut): estimated, including the text
+    # generated and held back that the caller never saw.
+    unsent = ctx.notes[UNSENT_NOTE]
+    assert unsent > len(AWS_KEY)
+    assert ctx.usage is not None
+    assert ctx.usage.completion_tokens >= unsent // 4
+    assert "usage_estimated" in {f.rule for f in ctx.findings}
 
 
 async def test_output_guard_blocks_or_redacts_a_whole_reply(

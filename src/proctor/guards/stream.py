@@ -38,6 +38,7 @@ class WindowScanner:
     stage: str = "guard_out"
     refusal: str | None = None  # what a stopped stream ends with (block_response: refusal)
     released: int = 0  # characters let through so far (holdback)
+    received: int = 0  # characters the provider sent so far
     findings: list[Finding] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     blocked: Finding | None = None
@@ -66,11 +67,18 @@ class WindowScanner:
         """Take the next piece of the reply; return what may be sent on now."""
         if self.blocked is not None:
             return ""
+        self.received += len(text)
         self._pending += text
         if len(self._pending) < self.step:
             return "" if self.holdback else text
         released = self._scan(final=False)
         return released if self.holdback else text
+
+    @property
+    def unsent(self) -> int:
+        """Characters the provider generated that never reached the caller (held back when
+        the stream was stopped): still paid for."""
+        return self.received - self.released if self.holdback else 0
 
     def finish(self) -> str:
         """Scan what is left; return the rest of the text that may still be sent."""

@@ -37,6 +37,7 @@ from proctor.guards.schema import validate_json
 from proctor.guards.stream import ChunkRestorer, WindowScanner, guard_stream
 from proctor.pipeline import Next
 from proctor.stages.guard_in import PLACEHOLDERS_NOTE, PLAN_NOTE, RESTORED_NOTE
+from proctor.stages.settle import UNSENT_NOTE
 from proctor.wire.types import (
     ChatChunk,
     ChatRequest,
@@ -245,7 +246,14 @@ class GuardOut:
         if placeholders:
             restorer = ChunkRestorer(placeholders)
             ctx.notes[RESTORED_NOTE] = True
-        chunks = guard_stream(reply.chunks, scanner, self._count_errors, restorer)
+
+        def on_end(scanner: WindowScanner) -> None:
+            self._count_errors(scanner)
+            if scanner.blocked is not None and scanner.unsent:
+                # Settle estimates the usage of a stopped stream from what passed it.
+                ctx.notes[UNSENT_NOTE] = scanner.unsent
+
+        chunks = guard_stream(reply.chunks, scanner, on_end, restorer)
         if schema is not None and plan.schema is not None:
             chunks = _validate_stream(ctx, chunks, schema[1])
         return ChatStream(chunks)

@@ -19,6 +19,8 @@ from proctor.pipeline import Next
 from proctor.wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingResponse, Usage
 
 log = logging.getLogger("proctor.cost")
+# ctx.notes key: characters of a reply generated but never sent (an output guard stopped it).
+UNSENT_NOTE = "unsent_chars"
 Emit = Callable[[str, str, dict[str, Any]], None]
 
 
@@ -123,6 +125,11 @@ def _estimated_usage(ctx: Context, text: str) -> Usage:
         prompt = estimate_prompt_tokens(ctx.request, model)
     prompt = prompt if isinstance(prompt, int) else 0
     completion = count_tokens(text, model) if text else 0
+    # Text an output guard held back and never sent when it stopped the stream: generated,
+    # so paid for; counted at ~4 characters a token, as it is not at hand.
+    unsent = ctx.notes.get(UNSENT_NOTE)
+    if isinstance(unsent, int) and unsent > 0:
+        completion += -(-unsent // 4)
     ctx.findings.append(
         Finding(
             stage="settle",
