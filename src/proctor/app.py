@@ -239,6 +239,7 @@ class Gateway:
         """guard_in and guard_out, each only when the `guards` config gives it work; the
         policy is compiled here, once per configuration."""
         policy = GuardPolicy(config.guards)
+        policy.warm_up()
         stages: list[pipeline.Stage] = []
         if policy.needs_input or self.anomaly.config.enabled:
             stages.append(GuardIn(policy, self.review, self.anomaly))
