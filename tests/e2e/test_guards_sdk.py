@@ -148,6 +148,7 @@ def test_refusal_instead_of_an_error_in_both_shapes(
         model="chat", max_tokens=64, messages=messages, extra_headers=_feature("refuse")
     )
     assert message.stop_reason == "refusal"
+    assert message.model == "chat"  # the model asked for, though no deployment answered
     assert message.content[0].type == "text"
     assert message.content[0].text == "I can't take keys."
 

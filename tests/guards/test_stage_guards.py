@@ -8,13 +8,16 @@ import json
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from proctor.context import Context
 from proctor.errors import BadRequest
 from proctor.guards.replies import GuardBlocked
 from proctor.stages.settle import UNSENT_NOTE
 from proctor.testing import answers
 from proctor.testing.upstream import FakeUpstream
+from proctor.wire.openai import parse_chat_request
 from proctor.wire.types import ChatRequest, ChatResponse
 from tests.guards.guarded import guarded, run, sent_text, stream_text, text_of, user
 
@@ -179,6 +182,22 @@ async def test_output_guard_blocks_or_redacts_a_whole_reply(
         ctx, reply = await run(g, user(prompt))
     (found,) = [f for f in ctx.findings if f.rule == "output_secrets"]
     assert text_of(reply) == answers.answer_text(f"repeat [{found.type}]")
+
+
+async def test_a_blocked_reply_still_carries_the_guard_header(
+    tmp_path: Path, fake_upstream: FakeUpstream
+) -> None:
+    # The output block is an error raised through guard_in; its response gets
+    # ctx.response_headers, which must summarise both sides.
+    guards = {"secrets": {"action": "flag"}, "output_secrets": {"action": "block"}}
+    async with guarded(tmp_path, fake_upstream, guards) as gateway:
+        request = parse_chat_request(
+            msgspec.json.encode(user(f"repeat {AWS_KEY}")), gateway.runtime.limits
+        )
+        ctx = Context(request=request, headers={})
+        with pytest.raises(GuardBlocked, match="in the reply"):
+            await gateway.run(ctx)
+    assert ctx.response_headers["x-proctor-guard"] == "secrets=flag;output_secrets=block"
 
 
 async def test_system_prompt_leak_is_flagged_and_a_canary_goes_upstream(

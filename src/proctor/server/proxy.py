@@ -104,15 +104,18 @@ async def messages(request: Request) -> Response:
     if isinstance(served, Response):
         return served
     ctx, reply = served
+    # Routing names the public model; an answer given before it (a guard's refusal or safe
+    # mode) still names the model the caller asked for.
+    model = ctx.public_model or getattr(ctx.request, "model", "")
     if isinstance(reply, ChatStream):
         return StreamingResponse(
-            _anthropic_sse(reply.chunks, ctx.public_model),
+            _anthropic_sse(reply.chunks, model),
             media_type="text/event-stream",
             headers=reply_headers(ctx),
         )
     if not isinstance(reply, ChatResponse):  # only chat requests come through this door
         raise TypeError(f"unexpected reply {type(reply).__name__} to a messages request")
-    body = anthropic_wire.encode_message(reply, ctx.public_model)
+    body = anthropic_wire.encode_message(reply, model)
     return Response(body, media_type=JSON, headers=reply_headers(ctx))
 
 

@@ -99,6 +99,9 @@ class GuardIn:
         finally:
             if not self.log_redaction:
                 ctx.request = request  # logs and traces see the original (pattern-redacted)
+            # A reply an output rule blocked (or a failed call) is an error raised through
+            # here, and its error response carries the header too.
+            _header(ctx)
         return self._after(ctx, reply, scan.placeholders)
 
     def _after(self, ctx: Context, reply: Reply, placeholders: Placeholders) -> Reply:
