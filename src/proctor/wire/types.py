@@ -95,7 +95,7 @@ class CompletionTokensDetails(msgspec.Struct, omit_defaults=True):
     rejected_prediction_tokens: int | None = None
 
 
-class Usage(msgspec.Struct, omit_defaults=True):
+class Usage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
