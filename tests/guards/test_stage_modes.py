@@ -18,6 +18,7 @@ from proctor.guards.base import Detection
 from proctor.guards.policy import Check, GuardPlan, GuardPolicy
 from proctor.guards.replies import GuardBlocked
 from proctor.stages.guard_in import GuardIn
+from proctor.stages.guard_out import GuardOut
 from proctor.testing import answers
 from proctor.testing.upstream import FakeUpstream
 from proctor.wire.types import AssistantMessage, ChatRequest, ChatResponse, Choice, Message
@@ -181,8 +182,24 @@ async def test_a_failing_detector_degrades_unless_fail_closed(fail_closed: bool)
     else:
         reply = await stage(ctx, _answer)
         assert isinstance(reply, ChatResponse)
-        assert ctx.findings == []
+    # The request log shows the rule that did not run, without the exception's message.
+    assert [(f.rule, f.action, f.detail) for f in ctx.findings] == [
+        ("injection", "error", "the detector failed (RuntimeError)")
+    ]
     assert stage.failures.counts["injection"] == 1
+
+
+async def test_a_failing_output_detector_is_noted_on_the_request() -> None:
+    policy = GuardPolicy(GuardsConfig())
+    policy.base = GuardPlan(output=(Check("toxicity", "flag", _broken),))
+    stage = GuardOut(policy, GuardsConfig().stream)
+    ctx = Context(request=ChatRequest(model="m", messages=[Message(role="user", content="hi")]))
+    reply = await stage(ctx, _answer)
+    assert isinstance(reply, ChatResponse)
+    assert [(f.stage, f.rule, f.action) for f in ctx.findings] == [
+        ("guard_out", "toxicity", "error")
+    ]
+    assert stage.failures.counts["toxicity"] == 1
 
 
 @pytest.mark.parametrize(

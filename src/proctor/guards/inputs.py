@@ -129,6 +129,15 @@ class Failures:
                 )
 
 
+def note_failures(findings: list[Finding], stage: str, errors: Sequence[tuple[str, str]]) -> None:
+    """A finding with action `error` for each rule whose detector failed on this request, so
+    the request log, the header and the findings metric show which requests went on without
+    that rule's verdict. Only the exception's type is kept: its message may quote the text."""
+    for rule, problem in errors:
+        kind = problem.split(":", 1)[0]
+        findings.append(Finding(stage, rule, "error", detail=f"the detector failed ({kind})"))
+
+
 def detect(check: Check, text: str, errors: list[tuple[str, str]]) -> Sequence[Detection]:
     """Run one detector; a failure degrades (reported in `errors`) unless the rule fails
     closed. A long text this check has seen before (the history of a conversation, sent

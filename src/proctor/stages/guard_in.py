@@ -23,7 +23,15 @@ import msgspec
 from proctor.context import ChatStream, Context, Finding, Reply
 from proctor.errors import BadRequest
 from proctor.guards.anomaly import AnomalyBreaker, SafeMode
-from proctor.guards.inputs import Failures, InputScan, Segment, rebuild, run_checks, segments
+from proctor.guards.inputs import (
+    Failures,
+    InputScan,
+    Segment,
+    note_failures,
+    rebuild,
+    run_checks,
+    segments,
+)
 from proctor.guards.placeholders import Placeholders
 from proctor.guards.policy import Check, GuardPlan, GuardPolicy
 from proctor.guards.replies import HEADER, GuardBlocked, answer, describe, outcomes, summary
@@ -118,6 +126,7 @@ class GuardIn:
         ctx.findings.extend(scan.findings)
         if scan.errors:
             self.failures.add(scan.errors)
+            note_failures(ctx.findings, self.name, scan.errors)
 
     def _block(self, ctx: Context, request: ChatRequest, plan: GuardPlan, why: str) -> Reply:
         _header(ctx)

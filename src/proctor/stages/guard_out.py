@@ -26,7 +26,7 @@ import msgspec
 from proctor.config.guards import StreamGuardConfig
 from proctor.context import ChatStream, Context, Finding, Reply
 from proctor.errors import ProctorError
-from proctor.guards.inputs import Failures, InputScan, detect, finding, note_hidden
+from proctor.guards.inputs import Failures, InputScan, detect, finding, note_failures, note_hidden
 from proctor.guards.leak import detect_prompt_leak, make_canary
 from proctor.guards.placeholders import Placeholders
 from proctor.guards.policy import Check, GuardPlan, GuardPolicy
@@ -127,6 +127,7 @@ class GuardOut:
                 texts.append(function.arguments)
         if scan.errors:
             self.failures.add(scan.errors)
+            note_failures(ctx.findings, self.name, scan.errors)
         if scan.review:
             held = "\n\n".join(texts)
             if (rejected := await self._hold(ctx, held, scan.review, scan.hidden)) is not None:
@@ -146,8 +147,12 @@ class GuardOut:
                 ctx.findings.append(finding(self.name, check, d, None, 0))
                 note_hidden(scan, d, text)
             if check.action == "block":
-                self.failures.add(scan.errors)
-                return text, ctx.findings[-len(found)]
+                cause = ctx.findings[-len(found)]
+                if scan.errors:
+                    self.failures.add(scan.errors)
+                    note_failures(ctx.findings, self.name, scan.errors)
+                    scan.errors.clear()
+                return text, cause
             if check.review and check.rule not in scan.review:
                 scan.review.append(check.rule)
             if check.action == "redact" and check.redactor is not None:
@@ -249,6 +254,7 @@ class GuardOut:
 
         def on_end(scanner: WindowScanner) -> None:
             self._count_errors(scanner)
+            note_failures(ctx.findings, self.name, scanner.errors)
             if scanner.blocked is not None and scanner.unsent:
                 # Settle estimates the usage of a stopped stream from what passed it.
                 ctx.notes[UNSENT_NOTE] = scanner.unsent
