@@ -187,12 +187,19 @@ def _show(item: ReviewItem) -> None:
 
 
 def _decide(
-    item_id: str, decision: Decision, reason: str | None, by: str | None, config: Path | None
-) -> ReviewItem:
+    item_id: str,
+    decision: Decision,
+    reason: str | None,
+    by: str | None,
+    config: Path | None,
+    json: bool,
+) -> None:
+    """Record the decision in the store (the gateway holding the request polls for it) and
+    say what was decided."""
     who = by if by is not None else getpass.getuser()
     status: Status = "approved" if decision == "approve" else "rejected"
     try:
-        return _with_store(
+        item = _with_store(
             config,
             lambda store: store.decide_review(
                 item_id, status=status, decision=decision, by=operator_tag(who), reason=reason
@@ -200,6 +207,10 @@ def _decide(
         )
     except (ReviewNotFound, ReviewConflict) as exc:
         raise _fail(str(exc), 1) from None
+    if json:
+        _print_json(item.public())
+    else:
+        console.print(f"{status} [bold]{escape(item.id)}[/bold]", highlight=False)
 
 
 @review_app.command()
@@ -211,11 +222,7 @@ def approve(
     json: JsonOption = False,
 ) -> None:
     """Let the held request go on."""
-    item = _decide(item_id, "approve", reason, by, config)
-    if json:
-        _print_json(item.public())
-        return
-    console.print(f"approved [bold]{escape(item.id)}[/bold]", highlight=False)
+    _decide(item_id, "approve", reason, by, config, json)
 
 
 @review_app.command()
@@ -227,8 +234,4 @@ def reject(
     json: JsonOption = False,
 ) -> None:
     """Refuse the held request (the caller gets the guard's block answer)."""
-    item = _decide(item_id, "reject", reason, by, config)
-    if json:
-        _print_json(item.public())
-        return
-    console.print(f"rejected [bold]{escape(item.id)}[/bold]", highlight=False)
+    _decide(item_id, "reject", reason, by, config, json)

@@ -69,8 +69,8 @@ class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     scan: tuple[Source, ...] | None = None
     # A flag-only rule may run while the provider works instead of before the call. Off by
     # default: it takes the rule's time off the request's path only when the provider is
-    # slower than the rule, and costs CPU (measured: ~+25% per guarded request in-process,
-    # the detectors interleaved with the call; docs/BENCHMARKS.md).
+    # slower than the rule, and costs CPU (bench/guards/latency.py, row "default, injection
+    # parallel", in docs/BENCHMARKS.md).
     parallel: bool = False
     # When the detector itself fails: False lets the request through (logged, counted),
     # True refuses it.

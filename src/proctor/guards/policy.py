@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -28,6 +28,7 @@ from proctor.config.guards import (
     LanguageRule,
     LeakRule,
     SchemaRule,
+    Source,
     feature_config,
 )
 from proctor.guards.base import Detection
@@ -129,7 +130,8 @@ def _language(rule: LanguageRule) -> Detect:
 
 # Content the application did not write itself and the user did not send as a prompt: read
 # by injection's document mode, which looks for an instruction out of place in a document.
-DOCUMENT_SOURCES = frozenset({"tool", "documents"})
+DOCUMENT_SOURCES: frozenset[str] = frozenset({"tool", "documents"})
+PROMPT_SOURCES: frozenset[str] = frozenset(get_args(Source)) - DOCUMENT_SOURCES
 
 
 def _input_detectors(config: GuardsConfig) -> list[tuple[str, Detect, frozenset[str] | None]]:
@@ -148,17 +150,9 @@ def _input_detectors(config: GuardsConfig) -> list[tuple[str, Detect, frozenset[
     if config.injection is not None and _on(config.injection):
         detect = _detector("injection", "detect_injection")
         threshold = config.injection.threshold
-        everything_but_documents = frozenset(DEFAULT_SOURCES) | {"system", "user", "assistant"}
-        found.append(
-            (
-                "injection",
-                partial(detect, threshold=threshold),
-                everything_but_documents - DOCUMENT_SOURCES,
-            )
-        )
-        found.append(
-            ("injection", partial(detect, threshold=threshold, source="document"), DOCUMENT_SOURCES)
-        )
+        found.append(("injection", partial(detect, threshold=threshold), PROMPT_SOURCES))
+        document = partial(detect, threshold=threshold, source="document")
+        found.append(("injection", document, DOCUMENT_SOURCES))
     if config.pii is not None and _on(config.pii):
         entities = frozenset(config.pii.entities) if config.pii.entities is not None else None
         found.append(("pii", partial(_detector("pii", "detect_pii"), entities=entities), None))

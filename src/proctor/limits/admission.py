@@ -104,10 +104,6 @@ class Admission:
             ) from exc
         return Held()  # fail open: serve the request unmetered, the failure is counted
 
-    async def release(self, held: Held) -> None:
-        """Give everything back: the request never reached a provider."""
-        await self.settle_many([(held, 0.0, 0)], refund_requests=True)
-
     async def settle(self, held: Held, cost_usd: float | None, tokens: int | None) -> None:
         await self.settle_many([(held, cost_usd, tokens)])
 
@@ -134,12 +130,7 @@ class Admission:
         finally:
             self._flusher = None
 
-    async def settle_many(
-        self,
-        batch: Sequence[tuple[Held, float | None, int | None]],
-        *,
-        refund_requests: bool = False,
-    ) -> None:
+    async def settle_many(self, batch: Sequence[tuple[Held, float | None, int | None]]) -> None:
         """Turn reservations into the real costs and token counts; raise threshold events."""
         adjusts: list[Adjust] = []
         gives: list[Take] = []
@@ -148,11 +139,9 @@ class Admission:
             for budget, reserved, _ in held.budgets:
                 adjusts.append(Adjust(budget.counter_key, actual - reserved, budget.ttl_s))
             for limit, taken in held.tokens:
-                if limit.kind == "tokens":
+                if limit.kind == "tokens":  # a request counts once, whatever it used
                     used = float(tokens) if tokens is not None else 0.0
                     gives.append(Take(limit.counter_key, taken - used, limit.capacity, _MINUTE))
-                elif refund_requests:
-                    gives.append(Take(limit.counter_key, taken, limit.capacity, _MINUTE))
         try:
             spent = await self.counter.settle(adjusts, gives)
             at = 0

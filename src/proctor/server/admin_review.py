@@ -25,7 +25,7 @@ from proctor.errors import BadRequest, Conflict, NotFound, ProctorError, Service
 from proctor.guards.review.item import STATUSES, ReviewConflict, ReviewItem, ReviewNotFound, Status
 from proctor.guards.review.queue import ReviewUnavailable
 from proctor.server.admin import _authorize as authorize  # the one admin auth rule
-from proctor.server.http import error_response, read_body
+from proctor.server.http import error_response, known_params, read_body, whole_number
 
 T = TypeVar("T")
 MAX_BODY = 16 * 1024
@@ -49,31 +49,12 @@ def _status(value: str | None) -> Status | None:
     return value  # narrowed by the membership test
 
 
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 50
-    # isascii: "²".isdigit() is true, but int("²") raises.
-    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_LIMIT:
-        raise BadRequest(
-            f"`limit` must be a whole number from 1 to {MAX_LIMIT}",
-            param="limit",
-            code="invalid_parameter",
-        )
-    return int(value)
-
-
 async def list_reviews(request: Request) -> Response:
     try:
         gateway = authorize(request)
-        params = request.query_params
-        for name in params:
-            if name not in ("status", "limit"):
-                raise BadRequest(
-                    f"unknown parameter `{name[:40]}`; allowed: status, limit",
-                    param=name[:40],
-                    code="invalid_parameter",
-                )
-        status, limit = _status(params.get("status")), _limit(params.get("limit"))
+        params = known_params(request, ("status", "limit"))
+        status = _status(params.get("status"))
+        limit = whole_number(params.get("limit"), "limit", default=50, most=MAX_LIMIT)
         items = await _queue_call(lambda: gateway.review.store.list_reviews(status, limit))
     except ProctorError as exc:
         return error_response(exc, "openai")

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from proctor.errors import BadRequest, ProctorError
 from proctor.server.admin import _authorize
-from proctor.server.http import JSON, error_response
+from proctor.server.http import JSON, error_response, known_params
 from proctor.spend import SpendParamError, SpendQuery, spend_query, spend_report
 from proctor.store.base import SpendStore
 
@@ -16,16 +16,7 @@ PARAMETERS = ("by", "since", "top", "series")
 
 
 def _query_of(request: Request) -> SpendQuery:
-    params = request.query_params
-    # Unknown names are refused rather than ignored, so a misspelt `group_by=user` fails
-    # loudly instead of quietly returning an ungrouped report.
-    for name in params:
-        if name not in PARAMETERS:
-            raise BadRequest(
-                f"unknown parameter `{name[:40]}`; allowed: {', '.join(PARAMETERS)}",
-                param=name[:40],
-                code="invalid_parameter",
-            )
+    params = known_params(request, PARAMETERS)
     for name in ("since", "top", "series"):
         if len(params.getlist(name)) > 1:
             raise BadRequest(

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from proctor.errors import BadRequest, NotFound, ProctorError
 from proctor.server.admin import _authorize
-from proctor.server.http import JSON, error_response
+from proctor.server.http import JSON, error_response, known_params
 from proctor.spend.params import SpendParamError
 from proctor.stats.browse import list_events, list_requests, request_detail
 from proctor.stats.params import event_filter, request_filter, stats_query
@@ -28,14 +28,8 @@ EVENT_PARAMETERS = ("kind", "since", "limit")
 
 def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str | None]:
     """The query parameters, each at most once; unknown names are refused, not ignored."""
-    params = request.query_params
+    params = known_params(request, allowed)
     for name in params:
-        if name not in allowed:
-            raise BadRequest(
-                f"unknown parameter `{name[:40]}`; allowed: {', '.join(allowed)}",
-                param=name[:40],
-                code="invalid_parameter",
-            )
         if len(params.getlist(name)) > 1:
             raise BadRequest(
                 f"`{name}` is given more than once", param=name, code="invalid_parameter"

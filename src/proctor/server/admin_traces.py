@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from proctor.errors import BadRequest, NotFound, ProctorError
 from proctor.server.admin import _authorize
-from proctor.server.http import JSON, error_response
+from proctor.server.http import JSON, error_response, known_params, whole_number
 from proctor.store.base import TraceStore
 
 PARAMETERS = ("session", "request_id", "limit")
@@ -53,29 +53,14 @@ async def get_trace(request: Request) -> Response:
     return Response(msgspec.json.encode(body), media_type=JSON)
 
 
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 50
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 1000:
-        raise BadRequest("`limit` must be an integer from 1 to 1000", param="limit")
-    return int(value)
-
-
 async def list_traces(request: Request) -> Response:
     try:
         store = _store(request)
-        params = request.query_params
-        for name in params:
-            if name not in PARAMETERS:
-                raise BadRequest(
-                    f"unknown parameter `{name[:40]}`; allowed: {', '.join(PARAMETERS)}",
-                    param=name[:40],
-                    code="invalid_parameter",
-                )
+        params = known_params(request, PARAMETERS)
         rows = await store.find_traces(
             session=params.get("session"),
             request_id=params.get("request_id"),
-            limit=_limit(params.get("limit")),
+            limit=whole_number(params.get("limit"), "limit", default=50, most=1000),
         )
     except ProctorError as exc:
         return error_response(exc, "openai")

@@ -31,7 +31,7 @@ from proctor.feedback.body import MAX_BODY_BYTES
 from proctor.feedback.recent import Seen
 from proctor.feedback.report import MAX_LIMIT
 from proctor.server.admin import _authorize
-from proctor.server.http import error_response, read_body
+from proctor.server.http import error_response, read_body, whole_number
 from proctor.spend.params import SpendParamError, parse_since
 from proctor.stages.identify import secret_of, verify_key
 from proctor.store.base import FeedbackStore
@@ -206,17 +206,7 @@ def _report_query(request: Request, gateway: Gateway) -> FeedbackQuery:
                 param=shown,
                 code="invalid_parameter",
             )
-    limit_text = params.get("limit", "100").strip()
-    if (
-        not limit_text.isascii()
-        or not limit_text.isdigit()
-        or not 1 <= int(limit_text) <= MAX_LIMIT
-    ):
-        raise BadRequest(
-            f"`limit` must be a whole number from 1 to {MAX_LIMIT}",
-            param="limit",
-            code="invalid_parameter",
-        )
+    limit = whole_number(params.get("limit"), "limit", default=100, most=MAX_LIMIT)
     now = time.time()
     try:
         since = parse_since(params.get("since"), now)
@@ -226,7 +216,7 @@ def _report_query(request: Request, gateway: Gateway) -> FeedbackQuery:
         since=since,
         until=now,
         since_text=(params.get("since") or "24h").strip(),
-        limit=int(limit_text),
+        limit=limit,
         negative_below=gateway.config.feedback.negative_below,
     )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proctor.context import Api, Context
-from proctor.errors import PayloadTooLarge, ProctorError
+from proctor.errors import BadRequest, PayloadTooLarge, ProctorError
 from proctor.wire import anthropic as anthropic_wire
 from proctor.wire import openai as openai_wire
 
@@ -26,6 +29,35 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def known_params(request: Request, allowed: Collection[str]) -> QueryParams:
+    """The query parameters. A name not in `allowed` is refused rather than ignored, so that
+    a misspelt one (`group_by=user`) fails loudly instead of quietly doing something else."""
+    params = request.query_params
+    for name in params:
+        if name not in allowed:
+            raise BadRequest(
+                f"unknown parameter `{name[:40]}`; allowed: {', '.join(allowed)}",
+                param=name[:40],
+                code="invalid_parameter",
+            )
+    return params
+
+
+def whole_number(value: str | None, name: str, *, default: int, most: int) -> int:
+    """A query parameter that must be a whole number from 1 to `most`; `default` if absent."""
+    if value is None:
+        return default
+    value = value.strip()
+    # isascii: "²".isdigit() is true, but int("²") raises.
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= most:
+        raise BadRequest(
+            f"`{name}` must be a whole number from 1 to {most}",
+            param=name,
+            code="invalid_parameter",
+        )
+    return int(value)
 
 
 def error_response(error: ProctorError, api: Api, ctx: Context | None = None) -> Response:
